@@ -1,0 +1,311 @@
+"""Elementwise distributions and their chunk samplers.
+
+Each sampler writes the first ``n`` values of a chunk from the chunk's Philox
+stream (see :mod:`winit._engine`). Value ``j`` of a chunk depends only on the
+stream and ``j``: asking for a longer prefix extends a shorter one, which is
+what makes shards and thread counts invisible.
+
+Normal: Box-Muller. The chunk's first half holds ``r cos(theta)`` and its second
+half ``r sin(theta)`` of the same pairs, pair ``i`` using stream word ``i``
+(float32: its two 32-bit halves) or words ``2i, 2i + 1`` (float64). The radius
+uniform is ``(k + 1/2) / 2**b`` for a b-bit integer ``k``, so it is never 0 and
+the largest magnitude reachable is ``sqrt(2 (b + 1) ln 2)``: 6.77 standard
+deviations for float32 (b = 32) and 9.49 for float64 (b = 64). These limits
+are :data:`TAIL`.
+
+Uniform: the top 24 (float32) or 53 (float64) bits of a stream word, scaled.
+
+Truncated normal: exact. When the interval holds at least
+:data:`REJECTION_MIN_MASS` of the normal's mass, each value is a normal draw,
+and a draw outside the interval is replaced by the next accepted draw of a
+second stream of the same chunk (a draw conditioned on lying inside).
+Otherwise every value is the inverse CDF of a 53-bit uniform, computed in
+float64 in log space so that far tails keep their precision.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+from ._engine import CHUNK, Streams
+
+HALF = CHUNK // 2
+TAIL = {
+    np.dtype(np.float32): math.sqrt(2 * 33 * math.log(2)),
+    np.dtype(np.float64): math.sqrt(2 * 65 * math.log(2)),
+}
+REJECTION_MIN_MASS = 0.3
+_INVERSE_TAIL = 40.0  # beyond any value the float64 inverse CDF returns for an open end
+_LITTLE = sys.byteorder == "little"
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+# -- standard samplers shared by the distributions ---------------------------------------
+
+
+def _split_words(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The low and high 32-bit halves of 64-bit words."""
+    if _LITTLE:
+        halves = words.view(np.uint32)
+        return halves[0::2], halves[1::2]
+    return (words & 0xFFFFFFFF).astype(np.uint32), (words >> 32).astype(np.uint32)
+
+
+def _halves(words: np.ndarray) -> np.ndarray:
+    """The 32-bit halves of 64-bit words, low half first, as one writeable array."""
+    if _LITTLE:
+        return words.view(np.uint32)
+    return words.view(np.uint32).reshape(-1, 2)[:, ::-1].ravel()
+
+
+def box_muller(streams: Streams, out: np.ndarray, purpose: int = 0, scale: float = 1.0) -> None:
+    """Write ``scale`` times standard normal values into ``out`` (float32 or float64)."""
+    n = out.shape[0]
+    if n == 0:
+        return
+    m = min(n, HALF)
+    dt = out.dtype
+    bitgen = streams.at(purpose)
+    if dt == np.float32:
+        radius_bits, angle_bits = _split_words(bitgen.random_raw(m))
+        resolution = 2.0**-32
+    else:
+        words = bitgen.random_raw(2 * m)
+        radius_bits, angle_bits = words[0::2], words[1::2]
+        resolution = 2.0**-64
+    r = streams.scratch(dt, m, slot=2)
+    theta = streams.scratch(dt, m, slot=3)
+    np.copyto(r, radius_bits, casting="unsafe")
+    r *= dt.type(resolution)
+    r += dt.type(resolution / 2)  # u1 in (0, 1]
+    np.log(r, out=r)
+    folded = 2.0 * scale * scale
+    if 1e-30 < folded < 1e30:
+        r *= dt.type(-folded)
+        np.sqrt(r, out=r)
+    else:
+        r *= dt.type(-2.0)
+        np.sqrt(r, out=r)
+        r *= dt.type(scale)
+    np.copyto(theta, angle_bits, casting="unsafe")
+    theta *= dt.type(2.0 * math.pi * resolution)
+    head = out[:m]
+    np.cos(theta, out=head)
+    head *= r
+    if n > HALF:
+        h = n - HALF
+        tail = out[HALF:n]
+        np.sin(theta[:h], out=tail)
+        tail *= r[:h]
+
+
+def uniform_bits(streams: Streams, out: np.ndarray, low: float, width: float) -> None:
+    """Write ``low + width * u`` with ``u`` uniform on [0, 1) into ``out``."""
+    n = out.shape[0]
+    if n == 0:
+        return
+    dt = out.dtype
+    bitgen = streams.at(0)
+    if dt == np.float32:
+        bits = _halves(bitgen.random_raw((n + 1) // 2))
+        np.right_shift(bits, 8, out=bits)
+        np.copyto(out, bits[:n], casting="unsafe")
+        out *= dt.type(width * 2.0**-24)
+    else:
+        words = bitgen.random_raw(n)
+        np.right_shift(words, np.uint64(11), out=words)
+        np.copyto(out, words, casting="unsafe")
+        out *= dt.type(width * 2.0**-53)
+    if low != 0.0:
+        out += dt.type(low)
+
+
+def _phi(x: float) -> float:
+    return 0.0 if math.isinf(x) else math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+
+
+def truncated_mass(a: float, b: float) -> float:
+    """P(a <= Z <= b) for a standard normal Z, accurate in either tail."""
+    if a >= 0:
+        return float(special.ndtr(-a) - special.ndtr(-b))
+    if b <= 0:
+        return float(special.ndtr(b) - special.ndtr(a))
+    return float(1.0 - special.ndtr(a) - special.ndtr(-b))
+
+
+def truncated_moments(a: float, b: float) -> tuple[float, float]:
+    """Mean and standard deviation of a standard normal truncated to [a, b]."""
+    z = truncated_mass(a, b)
+    pa, pb = _phi(a), _phi(b)
+    mean = (pa - pb) / z
+    apa = 0.0 if math.isinf(a) else a * pa
+    bpb = 0.0 if math.isinf(b) else b * pb
+    var = 1.0 + (apa - bpb) / z - mean * mean
+    return mean, math.sqrt(max(var, 0.0))
+
+
+# -- the distributions --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Normal:
+    """N(mean, std^2)."""
+
+    mean: float
+    std: float
+
+    def fill(self, streams: Streams, out: np.ndarray) -> None:
+        box_muller(streams, out, scale=self.std)
+        if self.mean != 0.0:
+            out += out.dtype.type(self.mean)
+
+    def support(self) -> None:
+        return None
+
+    def max_abs(self, dtype: np.dtype) -> float:
+        return abs(self.mean) + self.std * TAIL[dtype]
+
+    def moments(self) -> tuple[float, float]:
+        return self.mean, self.std
+
+    def describe(self) -> str:
+        return f"normal(mean={_fmt(self.mean)}, std={_fmt(self.std)})"
+
+
+@dataclass(frozen=True)
+class Uniform:
+    """U[low, high)."""
+
+    low: float
+    high: float
+
+    def fill(self, streams: Streams, out: np.ndarray) -> None:
+        uniform_bits(streams, out, self.low, self.high - self.low)
+
+    def support(self) -> tuple[float, float, bool]:
+        return self.low, self.high, True
+
+    def max_abs(self, dtype: np.dtype) -> float:
+        return max(abs(self.low), abs(self.high))
+
+    def moments(self) -> tuple[float, float]:
+        return (self.low + self.high) / 2.0, (self.high - self.low) / math.sqrt(12.0)
+
+    def describe(self) -> str:
+        return f"uniform(low={_fmt(self.low)}, high={_fmt(self.high)})"
+
+
+@dataclass(frozen=True)
+class TruncatedNormal:
+    """N(mean, std^2) truncated to [mean + lower * std, mean + upper * std]."""
+
+    mean: float
+    std: float
+    lower: float
+    upper: float
+
+    @functools.cached_property
+    def mass(self) -> float:
+        return truncated_mass(self.lower, self.upper)
+
+    def fill(self, streams: Streams, out: np.ndarray) -> None:
+        if self.mass >= REJECTION_MIN_MASS:
+            self._fill_by_rejection(streams, out)
+        else:
+            self._fill_by_inversion(streams, out)
+        np.clip(out, self.lower, self.upper, out=out)
+        if self.std != 1.0:
+            out *= out.dtype.type(self.std)
+        if self.mean != 0.0:
+            out += out.dtype.type(self.mean)
+
+    def _outside(self, streams: Streams, values: np.ndarray, slot: int) -> np.ndarray:
+        mask = streams.scratch(np.dtype(bool), values.shape[0], slot=slot)
+        if self.lower == -self.upper:
+            tmp = streams.scratch(values.dtype, values.shape[0], slot=slot + 1)
+            np.abs(values, out=tmp)
+            np.greater(tmp, self.upper, out=mask)
+        else:
+            np.less(values, self.lower, out=mask)
+            mask |= values > self.upper
+        return mask
+
+    def _fill_by_rejection(self, streams: Streams, out: np.ndarray) -> None:
+        box_muller(streams, out, purpose=0)
+        bad = np.flatnonzero(self._outside(streams, out, slot=5))
+        if bad.size:
+            out[bad] = self._spares(streams, bad.size, out.dtype)
+
+    def _spares(self, streams: Streams, count: int, dtype: np.dtype) -> np.ndarray:
+        """The first ``count`` accepted draws of the chunk's spare streams, in order."""
+        found: list[np.ndarray] = []
+        purpose = 1
+        while count > 0:
+            length = min(CHUNK, int(count / self.mass * 1.25) + 64)
+            while True:
+                candidates = streams.scratch(dtype, length, slot=4)
+                box_muller(streams, candidates, purpose=purpose)
+                accepted = candidates[~self._outside(streams, candidates, slot=7)]
+                if accepted.shape[0] >= count or length == CHUNK:
+                    break
+                length = CHUNK
+            take = accepted[:count].copy()
+            found.append(take)
+            count -= take.shape[0]
+            purpose += 1
+        return np.concatenate(found) if len(found) > 1 else found[0]
+
+    def _fill_by_inversion(self, streams: Streams, out: np.ndarray) -> None:
+        n = out.shape[0]
+        if n == 0:
+            return
+        words = streams.at(0).random_raw(n)
+        np.right_shift(words, np.uint64(11), out=words)
+        u = words.astype(np.float64)
+        u *= 2.0**-53
+        a, b = self.lower, self.upper
+        if a >= 0 or b <= 0:
+            sign = 1.0 if a >= 0 else -1.0
+            lo, hi = (a, b) if a >= 0 else (-b, -a)
+            log_lo, log_hi = special.log_ndtr(-lo), special.log_ndtr(-hi)
+            # log of Q(lo) - u (Q(lo) - Q(hi)), Q the standard normal survival function
+            u *= -np.expm1(log_hi - log_lo)
+            np.negative(u, out=u)
+            np.log1p(u, out=u)
+            u += log_lo
+            x = special.ndtri_exp(u)
+            x *= -sign
+        else:
+            pa, pb = special.ndtr(a), special.ndtr(b)
+            u *= pb - pa
+            u += pa
+            x = special.ndtri(u)
+        np.copyto(out, x, casting="unsafe")
+
+    def support(self) -> tuple[float, float, bool]:
+        return self.mean + self.lower * self.std, self.mean + self.upper * self.std, False
+
+    def max_abs(self, dtype: np.dtype) -> float:
+        reach = TAIL[dtype] if self.mass >= REJECTION_MIN_MASS else _INVERSE_TAIL
+        low = self.lower if math.isfinite(self.lower) else -reach
+        high = self.upper if math.isfinite(self.upper) else reach
+        return max(abs(self.mean + low * self.std), abs(self.mean + high * self.std))
+
+    def moments(self) -> tuple[float, float]:
+        m, s = truncated_moments(self.lower, self.upper)
+        return self.mean + self.std * m, self.std * s
+
+    def describe(self) -> str:
+        return (
+            f"truncated_normal(mean={_fmt(self.mean)}, std={_fmt(self.std)}, "
+            f"lower={_fmt(self.lower)}, upper={_fmt(self.upper)})"
+        )

@@ -1,0 +1,446 @@
+"""The random engine: keys, chunked counter-based streams, threads and output
+buffers.
+
+Every random initializer turns ``rng`` into a 128-bit *key* (two 64-bit words
+drawn from ``numpy.random.default_rng(rng)``). The flattened output is cut into
+chunks of :data:`CHUNK` elements; chunk ``c`` is sampled from its own Philox4x64
+stream whose counter starts at ``(0, 0, c, purpose)``. A chunk's values depend
+only on (key, chunk index, distribution, dtype), never on which thread makes it
+or on how much of the array is asked for, so
+
+* the result is the same for any number of threads, and
+* any contiguous range of the flattened output (a shard of leading-axis rows)
+  can be produced on its own, equal bit for bit to that part of the whole.
+
+See ``docs/engine.md`` for the design and its guarantees.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+import numpy as np
+
+from . import _validation as check
+
+CHUNK = 1 << 16
+"""Elements per stream. Part of the definition of every random result."""
+
+THREADS_ENV = "WINIT_THREADS"
+
+_FLOAT_NAMES = ("float16", "float32", "float64", "bfloat16")
+
+
+# -- dtypes -------------------------------------------------------------------
+
+
+def _bfloat16() -> np.dtype:
+    try:
+        import ml_dtypes
+    except ImportError:  # pragma: no cover - depends on the environment
+        msg = (
+            "dtype='bfloat16' needs the optional ml_dtypes package; "
+            "install it with: pip install 'winit[bfloat16]'"
+        )
+        raise TypeError(msg) from None
+    return np.dtype(ml_dtypes.bfloat16)
+
+
+def as_dtype(dtype: Any) -> np.dtype:
+    """Normalise ``dtype`` to one of float16, float32, float64 or bfloat16."""
+    if dtype is None:
+        return np.dtype(np.float32)
+    if isinstance(dtype, str) and dtype == "bfloat16":
+        return _bfloat16()
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        msg = f"dtype={dtype!r} is not a numpy dtype; allowed are {', '.join(_FLOAT_NAMES)}"
+        raise TypeError(msg) from None
+    if dt.name in _FLOAT_NAMES and dt.isnative:
+        return dt
+    msg = f"dtype={dt.name!r} is not supported; allowed are {', '.join(_FLOAT_NAMES)}"
+    raise TypeError(msg)
+
+
+def compute_dtype(dtype: np.dtype) -> np.dtype:
+    """The precision samples are computed in: float64 for float64, else float32."""
+    return np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
+
+
+def finfo_max(dtype: np.dtype) -> float:
+    if dtype.name == "bfloat16":
+        import ml_dtypes
+
+        return float(ml_dtypes.finfo(dtype).max)
+    return float(np.finfo(dtype).max)
+
+
+def round_inward(value: float, dtype: np.dtype, direction: int) -> Any:
+    """The representable value of ``dtype`` nearest ``value`` on the side
+    ``direction`` (+1: the smallest >= value, -1: the largest <= value)."""
+    x = np.asarray(value, dtype=np.float64).astype(dtype)
+    as_float = float(x)
+    if (direction > 0 and as_float < value) or (direction < 0 and as_float > value):
+        x = _step(x, direction)
+    return x[()]
+
+
+def _step(x: np.ndarray, direction: int) -> np.ndarray:
+    """One ulp from ``x`` towards +inf (direction=+1) or -inf (-1), any IEEE format."""
+    bits = x.view(f"u{x.dtype.itemsize}").copy()
+    negative = float(x) < 0 or (float(x) == 0 and np.signbit(x.astype(np.float32)))
+    if float(x) == 0:
+        # from +-0 the next value is the smallest subnormal of the wanted sign
+        bits[...] = 1
+        out = bits.view(x.dtype)
+        return -out if direction < 0 else out
+    # moving away from zero increases the magnitude bits
+    if (direction > 0) != negative:
+        bits += 1
+    else:
+        bits -= 1
+    return bits.view(x.dtype)
+
+
+# -- rng and keys -----------------------------------------------------------------------
+
+
+def _default_rng(rng: Any) -> np.random.Generator:
+    try:
+        return np.random.default_rng(rng)
+    except (TypeError, ValueError) as error:
+        msg = (
+            f"rng={rng!r} is not accepted by numpy.random.default_rng ({error}); pass None, "
+            "an int seed, a SeedSequence, a BitGenerator or a Generator"
+        )
+        raise type(error)(msg) from None
+
+
+def check_rng(rng: Any) -> None:
+    """Raise the error ``numpy.random.default_rng`` would, without drawing from ``rng``."""
+    if rng is None or isinstance(
+        rng, (np.random.Generator, np.random.BitGenerator, np.random.SeedSequence)
+    ):
+        return
+    _default_rng(rng)
+
+
+def key_from(rng: Any) -> np.ndarray:
+    """Draw a 128-bit Philox key from ``rng`` (advancing it if it is a Generator)."""
+    return _default_rng(rng).integers(0, 2**64, size=2, dtype=np.uint64)
+
+
+# -- per-thread streams and scratch -----------------------------------------------------
+
+
+class Streams:
+    """A thread's Philox generator, re-keyed for each (chunk, purpose)."""
+
+    def __init__(self) -> None:
+        self.bitgen = np.random.Philox(0)
+        self.generator = np.random.Generator(self.bitgen)
+        self.key = np.zeros(2, dtype=np.uint64)
+        self.chunk = 0
+        self._scratch: dict[tuple[str, int], np.ndarray] = {}
+
+    def at(self, purpose: int = 0) -> np.random.Philox:
+        """The bit generator positioned at the start of (key, chunk, purpose)."""
+        self.bitgen.state = {
+            "bit_generator": "Philox",
+            "state": {
+                "counter": np.array([0, 0, self.chunk, purpose], dtype=np.uint64),
+                "key": self.key,
+            },
+            "buffer": np.zeros(4, dtype=np.uint64),
+            "buffer_pos": 4,
+            "has_uint32": 0,
+            "uinteger": 0,
+        }
+        return self.bitgen
+
+    def scratch(self, dtype: np.dtype, n: int, slot: int = 0) -> np.ndarray:
+        """A reusable per-thread buffer of at least ``n`` elements."""
+        name = (np.dtype(dtype).str, slot)
+        buf = self._scratch.get(name)
+        if buf is None or buf.size < n:
+            buf = np.empty(max(n, CHUNK), dtype=dtype)
+            self._scratch[name] = buf
+        return buf[:n]
+
+
+_local = threading.local()
+
+
+def streams() -> Streams:
+    s = getattr(_local, "streams", None)
+    if s is None:
+        s = _local.streams = Streams()
+    return s
+
+
+# -- threads ------------------------------------------------------------------------------
+
+
+def available_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def resolve_threads(threads: Any) -> int:
+    """``threads`` if given, else $WINIT_THREADS, else the available cores."""
+    if threads is None:
+        env = os.environ.get(THREADS_ENV)
+        if env is None or env.strip() == "":
+            return available_cores()
+        try:
+            threads = int(env)
+        except ValueError:
+            msg = f"the environment variable {THREADS_ENV}={env!r} must be a positive integer"
+            raise ValueError(msg) from None
+        name = THREADS_ENV
+    else:
+        name = "threads"
+    return check.integer(name, threads, minimum=1)
+
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    with _pools_lock:
+        pool = _pools.get(threads)
+        if pool is None:
+            pool = _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="winit")
+        return pool
+
+
+def run_tasks(tasks: list[Callable[[], None]], threads: int) -> None:
+    """Run independent tasks on up to ``threads`` threads; re-raise the first error."""
+    if threads <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            task()
+        return
+    per = -(-len(tasks) // threads)
+    groups = [tasks[i : i + per] for i in range(0, len(tasks), per)]
+
+    def run(group: list[Callable[[], None]]) -> None:
+        for task in group:
+            task()
+
+    for future in [_pool(threads).submit(run, group) for group in groups]:
+        future.result()
+
+
+# -- requests: what the caller asked for ------------------------------------------------
+
+
+class Request:
+    """One call's shape, dtype, rng, output buffer, row range and threads, validated."""
+
+    def __init__(
+        self,
+        shape: Any,
+        rng: Any,
+        dtype: Any,
+        out: Any,
+        rows: Any,
+        threads: Any,
+    ) -> None:
+        if out is not None:
+            if not isinstance(out, np.ndarray):
+                msg = f"out must be a numpy.ndarray; got {type(out).__name__}"
+                raise TypeError(msg)
+            if not out.flags.writeable:
+                msg = "out is read-only; pass a writeable array"
+                raise ValueError(msg)
+            out_dtype = as_dtype(out.dtype)
+            if dtype is not None and as_dtype(dtype) != out_dtype:
+                msg = f"dtype={dtype!r} differs from out.dtype={out.dtype.name!r}; pass one of them"
+                raise ValueError(msg)
+            self.dtype = out_dtype
+        else:
+            self.dtype = as_dtype(dtype)
+        if shape is None:
+            if out is None:
+                msg = "shape is required unless out= is given"
+                raise TypeError(msg)
+            if rows is not None:
+                msg = "shape is required with rows=: it is the shape of the whole weight"
+                raise TypeError(msg)
+            shape = out.shape
+        self.shape = check.shape(shape)
+        self.start, self.stop, self.result_shape = self._rows(rows)
+        if out is not None and out.shape != self.result_shape:
+            msg = f"out.shape={out.shape} does not match the requested shape {self.result_shape}"
+            raise ValueError(msg)
+        check_rng(rng)
+        self.rng = rng
+        self.out = out
+        self.threads = resolve_threads(threads)
+        self._key: np.ndarray | None = None
+
+    def _rows(self, rows: Any) -> tuple[int, int, tuple[int, ...]]:
+        size = check.prod(self.shape)
+        if rows is None:
+            return 0, size, self.shape
+        if not self.shape:
+            msg = f"rows= needs a shape with at least 1 dimension; got shape={self.shape}"
+            raise ValueError(msg)
+        if isinstance(rows, slice):
+            if rows.step not in (None, 1):
+                msg = f"rows={rows!r} must be a contiguous slice (step 1)"
+                raise ValueError(msg)
+            r0, r1, _ = rows.indices(self.shape[0])
+        else:
+            try:
+                r0, r1 = (check.integer("rows", r) for r in rows)
+            except (TypeError, ValueError):
+                msg = f"rows must be a slice or a (start, stop) pair of ints; got {rows!r}"
+                raise TypeError(msg) from None
+            if not 0 <= r0 <= r1 <= self.shape[0]:
+                msg = f"rows={rows!r} is out of range; need 0 <= start <= stop <= {self.shape[0]}"
+                raise ValueError(msg)
+        r1 = max(r0, r1)
+        row = size // self.shape[0] if self.shape[0] else 0
+        return r0 * row, r1 * row, (r1 - r0, *self.shape[1:])
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.start
+
+    @property
+    def key(self) -> np.ndarray:
+        if self._key is None:
+            self._key = key_from(self.rng)
+        return self._key
+
+    def allocate(self) -> np.ndarray:
+        """The array to fill: ``out`` if given, else a new one."""
+        if self.out is not None:
+            return self.out
+        return np.empty(self.result_shape, dtype=self.dtype)
+
+
+# -- elementwise sampling --------------------------------------------------------------------
+
+
+class Sampler(Protocol):
+    """An elementwise distribution sampled chunk by chunk."""
+
+    def fill(self, streams: Streams, out: np.ndarray) -> None:
+        """Write the first ``len(out)`` values of the current chunk into ``out``
+        (a contiguous array of the compute dtype). Values must not depend on
+        ``len(out)``: a longer prefix extends a shorter one."""
+
+    def support(self) -> tuple[float, float, bool] | None:
+        """``(low, high, high_is_open)`` if the support is bounded, else None."""
+
+    def max_abs(self, dtype: np.dtype) -> float:
+        """The largest magnitude a sample can have when computed in ``dtype``."""
+
+    def describe(self) -> str:
+        """A short description for error messages."""
+
+
+def check_range(sampler: Sampler, dtype: np.dtype) -> None:
+    """Refuse a sampler whose values cannot be represented in ``dtype``."""
+    largest = sampler.max_abs(compute_dtype(dtype))
+    limit = finfo_max(dtype)
+    if largest > limit:
+        msg = (
+            f"{sampler.describe()} can produce values of magnitude up to {largest:.4g}, beyond "
+            f"the largest {dtype.name} ({limit:.4g}); use a wider dtype or smaller parameters"
+        )
+        raise ValueError(msg)
+
+
+def _chunks(start: int, stop: int) -> Iterator[tuple[int, int, int]]:
+    """(chunk index, first flat index, end flat index) of every chunk meeting [start, stop)."""
+    for c in range(start // CHUNK, (stop - 1) // CHUNK + 1):
+        yield c, max(start, c * CHUNK), min(stop, (c + 1) * CHUNK)
+
+
+def clamp_bounds(sampler: Sampler, dtype: np.dtype) -> tuple[Any, Any] | None:
+    """The support of ``sampler`` rounded inward to ``dtype``, or None if unbounded."""
+    support = sampler.support()
+    if support is None:
+        return None
+    low, high, open_high = support
+    lo = round_inward(low, dtype, +1) if np.isfinite(low) else None
+    if np.isfinite(high):
+        hi = round_inward(high, dtype, -1)
+        if open_high and float(hi) >= high:
+            hi = _step(np.asarray(hi, dtype=dtype), -1)[()]
+    else:
+        hi = None
+    if lo is not None and hi is not None and float(lo) > float(hi):
+        msg = f"{sampler.describe()} has no {dtype.name} value in its support; use a wider dtype"
+        raise ValueError(msg)
+    return lo, hi
+
+
+def sample(sampler: Sampler, request: Request) -> np.ndarray:
+    """Fill the request's output with ``sampler``, chunk by chunk, on its threads."""
+    out = request.allocate()
+    check_range(sampler, request.dtype)
+    bounds = clamp_bounds(sampler, request.dtype)
+    fill_flat(sampler, out, request.key, request.start, request.stop, request.threads, bounds)
+    return out
+
+
+def fill_flat(
+    sampler: Sampler,
+    out: np.ndarray,
+    key: np.ndarray,
+    start: int,
+    stop: int,
+    threads: int,
+    bounds: tuple[Any, Any] | None = None,
+) -> None:
+    """Fill ``out`` (of ``stop - start`` elements) with elements [start, stop) of the
+    flattened sample keyed by ``key``."""
+    if stop <= start:
+        return
+    work = compute_dtype(out.dtype)
+    direct = out.dtype == work and out.flags.c_contiguous
+    flat = out.reshape(-1) if out.flags.c_contiguous else None
+
+    def task(c: int, lo: int, hi: int) -> None:
+        s = streams()
+        s.key, s.chunk = key, c
+        first, end = lo - c * CHUNK, hi - c * CHUNK
+        if flat is None:
+            buf = s.scratch(work, end, slot=1)
+            sampler.fill(s, buf)
+            dest = buf[first:end].astype(out.dtype)
+        else:
+            dest = flat[lo - start : hi - start]
+            if direct and first == 0:
+                sampler.fill(s, dest)
+            else:
+                buf = s.scratch(work, end, slot=1)
+                sampler.fill(s, buf)
+                np.copyto(dest, buf[first:end], casting="unsafe")
+        if bounds is not None:
+            _clamp(dest, bounds)
+        if flat is None:
+            out.flat[lo - start : hi - start] = dest
+
+    tasks = [lambda c=c, lo=lo, hi=hi: task(c, lo, hi) for c, lo, hi in _chunks(start, stop)]
+    run_tasks(tasks, threads)
+
+
+def _clamp(values: np.ndarray, bounds: tuple[Any, Any]) -> None:
+    lo, hi = bounds
+    if lo is not None:
+        np.maximum(values, lo, out=values)
+    if hi is not None:
+        np.minimum(values, hi, out=values)

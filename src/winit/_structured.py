@@ -1,0 +1,368 @@
+"""Structured initializers: orthogonal, sparse, identity and Dirac (identity
+convolution) weights."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _engine as engine
+from . import _validation as check
+from ._distributions import Normal
+from ._engine import Request
+from ._fans import LAYOUTS, FanSpec
+from ._initializer import Plan, define
+
+_PERMUTATION_PURPOSE = 1 << 32  # stream purpose of sparse's zero patterns
+
+
+def _rows_of(request: Request, full: np.ndarray) -> np.ndarray:
+    """Copy the requested rows of a whole sample into the request's output."""
+    out = request.allocate()
+    flat = full.reshape(-1)[request.start : request.stop]
+    out[...] = flat.reshape(request.result_shape)
+    return out
+
+
+# -- orthogonal -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Orthogonal:
+    gain: float
+    layout: str
+
+    def matrix(self, shape: tuple[int, ...]) -> tuple[int, int, int]:
+        """(output axis, units, inputs per unit) of the flattened weight."""
+        if len(shape) < 2:
+            msg = f"orthogonal needs a shape with at least 2 dimensions; got shape={shape}"
+            raise ValueError(msg)
+        axis = LAYOUTS[self.layout][1] % len(shape)
+        units = shape[axis]
+        return axis, units, math.prod(shape) // units if units else 0
+
+    def sample(self, request: Request) -> np.ndarray:
+        axis, units, inputs = self.matrix(request.shape)
+        if units * inputs == 0:
+            return request.allocate()
+        work = engine.compute_dtype(request.dtype)
+        tall, short = max(units, inputs), min(units, inputs)
+        gaussian = np.empty((tall, short), dtype=work)
+        engine.fill_flat(Normal(0.0, 1.0), gaussian, request.key, 0, gaussian.size,
+                         request.threads)
+        q, r = np.linalg.qr(gaussian)
+        signs = np.sign(np.diagonal(r))
+        signs[signs == 0] = 1
+        q *= signs * work.type(self.gain)
+        # q has orthonormal columns; lay the unit axis of the weight along them
+        # when there are fewer units than inputs, along its rows otherwise.
+        by_unit = q.T if units <= inputs else q  # (units, inputs)
+        moved = (units, *(d for i, d in enumerate(request.shape) if i != axis))
+        full = np.moveaxis(by_unit.reshape(moved), 0, axis)
+        if request.start == 0 and request.stop == full.size:
+            out = request.allocate()
+            out[...] = full
+            return out
+        return _rows_of(request, np.ascontiguousarray(full))
+
+    def moments(self, shape: tuple[int, ...]) -> tuple[float, float]:
+        _, units, inputs = self.matrix(shape)
+        return 0.0, abs(self.gain) / math.sqrt(max(units, inputs, 1))
+
+
+@define("orthogonal", "gain · Haar-random orthonormal rows or columns")
+def orthogonal(gain: float = 1.0, layout: str = "xw") -> Plan:
+    r"""A random orthogonal matrix (Haar distributed), times ``gain``.
+
+    The weight is read as a matrix with one row per output unit (its
+    ``layout``'s output axis) and one column per input the unit sees (the
+    product of all other axes). With fewer units than inputs the units'
+    weight vectors are orthonormal; otherwise the columns are:
+
+    .. math::
+
+        W W^\top = \mathrm{gain}^2 I \quad (\text{units} \le \text{inputs}),
+        \qquad W^\top W = \mathrm{gain}^2 I \quad (\text{otherwise}).
+
+    The matrix is the Q factor of the QR decomposition of a standard Gaussian
+    matrix, with Q's columns multiplied by the signs of R's diagonal, which
+    makes it exactly Haar (uniform) distributed (Mezzadri, 2007). Orthogonal
+    weights preserve the norm of every input of a linear layer, the basis of
+    the exact learning dynamics of deep linear networks (Saxe et al., 2014).
+    The QR runs in float32 for float32 and narrower outputs, in float64 for
+    float64.
+
+    Parameters
+    ----------
+    gain : float, default 1
+        Scale factor.
+    layout : {'xw', 'torch', 'torch_transpose'}, default 'xw'
+        Where the output axis is: last for ``'xw'`` (as Keras and JAX),
+        first for ``'torch'`` (as ``torch.nn.init.orthogonal_``), second for
+        ``'torch_transpose'``.
+
+    Examples
+    --------
+    >>> import numpy as np, winit
+    >>> w = winit.orthogonal((256, 128), rng=0, dtype="float64")
+    >>> bool(np.allclose(w.T @ w, np.eye(128)))
+    True
+
+    References
+    ----------
+    F. Mezzadri, "How to generate random matrices from the classical compact
+    groups", Notices of the AMS 54(5), 2007. A. M. Saxe, J. L. McClelland and
+    S. Ganguli, "Exact solutions to the nonlinear dynamics of learning in deep
+    linear neural networks", ICLR 2014.
+    """
+    return Orthogonal(check.real("gain", gain), check.one_of("layout", layout, tuple(LAYOUTS)))
+
+
+# -- sparse -----------------------------------------------------------------------------------
+
+
+def zeros_per_column(sparsity: float, rows: int) -> int:
+    """ceil(sparsity * rows), the product first rounded to 9 decimals so that
+    0.3 * 10 counts 3, as in decimal arithmetic, not 4."""
+    return min(rows, math.ceil(round(sparsity * rows, 9)))
+
+
+@dataclass(frozen=True)
+class Sparse:
+    sparsity: float
+    std: float
+
+    def _check(self, shape: tuple[int, ...]) -> tuple[int, int]:
+        if len(shape) != 2:
+            msg = f"sparse needs a 2-D shape (rows, columns); got shape={shape}"
+            raise ValueError(msg)
+        return shape
+
+    def sample(self, request: Request) -> np.ndarray:
+        rows, cols = self._check(request.shape)
+        out = request.allocate()
+        if out.size == 0:
+            return out
+        zeros = zeros_per_column(self.sparsity, rows)
+        nonzero = rows - zeros
+        width = max(1, engine.CHUNK // rows)  # columns per block: a fixed rule
+        r0, r1 = request.start // cols, request.stop // cols
+        normal = Normal(0.0, self.std)
+        work = engine.compute_dtype(request.dtype)
+        key = request.key
+        engine.check_range(normal, request.dtype)
+
+        def block(b: int) -> None:
+            c0, c1 = b * width, min(cols, (b + 1) * width)
+            s = engine.streams()
+            by_column = np.zeros((c1 - c0, rows), dtype=work)
+            if nonzero:
+                values = by_column[:, :nonzero]
+                flat = np.empty(values.size, dtype=work)
+                engine.fill_flat(normal, flat, key, c0 * nonzero, c1 * nonzero, 1)
+                values[...] = flat.reshape(values.shape)
+            s.key, s.chunk = key, b
+            s.at(_PERMUTATION_PURPOSE)
+            s.generator.permuted(by_column, axis=1, out=by_column)
+            out[:, c0:c1] = by_column[:, r0:r1].T
+
+        tasks = [lambda b=b: block(b) for b in range(-(-cols // width))]
+        engine.run_tasks(tasks, request.threads)
+        return out
+
+    def moments(self, shape: tuple[int, ...]) -> tuple[float, float]:
+        rows, _ = self._check(shape)
+        kept = rows - zeros_per_column(self.sparsity, rows)
+        return 0.0, self.std * math.sqrt(kept / rows) if rows else 0.0
+
+
+@define("sparse", "N(0, std²) with ceil(sparsity·rows) zeros in every column")
+def sparse(sparsity: float = 0.1, std: float = 0.01) -> Plan:
+    r"""A 2-D weight with a fixed number of zeros in every column.
+
+    In every column, exactly :math:`k = \lceil \mathrm{sparsity} \cdot
+    \mathrm{rows} \rceil` entries, at uniformly random places, are 0; the
+    others are :math:`\mathcal{N}(0, \mathrm{std}^2)`. In the ``'xw'``
+    layout ``(in, out)`` a column holds one unit's incoming weights, so every
+    unit sees the same number of inputs, the scheme of Martens (2010); on a
+    ``'torch'`` ``(out, in)`` weight it zeroes the same places as
+    ``torch.nn.init.sparse_``.
+
+    Parameters
+    ----------
+    sparsity : float, default 0.1
+        The fraction of each column set to zero, in [0, 1].
+    std : float, default 0.01
+        Standard deviation of the non-zero entries, >= 0.
+
+    Examples
+    --------
+    >>> import numpy as np, winit
+    >>> w = winit.sparse((10, 4), rng=0, sparsity=0.3)
+    >>> (w == 0).sum(axis=0)
+    array([3, 3, 3, 3])
+
+    References
+    ----------
+    J. Martens, "Deep learning via Hessian-free optimization", ICML 2010.
+    """
+    return Sparse(
+        check.real("sparsity", sparsity, minimum=0.0, maximum=1.0),
+        check.real("std", std, minimum=0.0),
+    )
+
+
+# -- identity and Dirac -----------------------------------------------------------------------
+
+
+def _place(request: Request, index: tuple[np.ndarray, ...], value: float) -> np.ndarray:
+    """Zeros with ``value`` at ``index`` (in whole-weight coordinates), for the requested rows."""
+    engine_max = engine.finfo_max(request.dtype)
+    if abs(value) > engine_max:
+        msg = f"gain={value!r} is beyond the largest {request.dtype.name}; use a wider dtype"
+        raise ValueError(msg)
+    out = request.allocate()
+    out[...] = 0
+    if out.size == 0 or not request.shape:
+        return out
+    row = math.prod(request.shape[1:])
+    r0 = request.start // row if row else 0
+    r1 = r0 + request.result_shape[0]
+    keep = (index[0] >= r0) & (index[0] < r1)
+    out[(index[0][keep] - r0, *(i[keep] for i in index[1:]))] = value
+    return out
+
+
+@dataclass(frozen=True)
+class Identity:
+    gain: float
+
+    def _check(self, shape: tuple[int, ...]) -> tuple[int, int]:
+        if len(shape) != 2:
+            msg = f"identity needs a 2-D shape; got shape={shape} (use dirac for convolutions)"
+            raise ValueError(msg)
+        return shape
+
+    def sample(self, request: Request) -> np.ndarray:
+        n = min(self._check(request.shape))
+        diagonal = np.arange(n)
+        return _place(request, (diagonal, diagonal), self.gain)
+
+    def moments(self, shape: tuple[int, ...]) -> tuple[float, float]:
+        rows, cols = self._check(shape)
+        return _point_moments(self.gain, min(rows, cols), rows * cols)
+
+
+def _point_moments(value: float, count: int, size: int) -> tuple[float, float]:
+    """Mean and std of an array of ``size`` entries, ``count`` of them ``value``, the rest 0."""
+    if size == 0:
+        return 0.0, 0.0
+    mean = value * count / size
+    return mean, math.sqrt(max(value * value * count / size - mean * mean, 0.0))
+
+
+@define("identity", "gain · I (rectangular)")
+def identity(gain: float = 1.0) -> Plan:
+    r"""The (rectangular) identity matrix times ``gain``.
+
+    .. math:: W_{ij} = \mathrm{gain} \cdot \delta_{ij}
+
+    A linear layer so initialized passes its first min(in, out) inputs through
+    unchanged (times ``gain``); the same in both layouts.
+
+    Parameters
+    ----------
+    gain : float, default 1
+        The diagonal's value.
+
+    Examples
+    --------
+    >>> import winit
+    >>> winit.identity((2, 3), gain=2)
+    array([[2., 0., 0.],
+           [0., 2., 0.]], dtype=float32)
+    """
+    return Identity(check.real("gain", gain))
+
+
+@dataclass(frozen=True)
+class Dirac:
+    groups: int
+    layout: str
+
+    def index(self, shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+        if not 3 <= len(shape) <= 5:
+            msg = (
+                f"dirac needs a 3-D, 4-D or 5-D convolution shape; got shape={shape} "
+                "(use identity for 2-D)"
+            )
+            raise ValueError(msg)
+        (in_axis,), (out_axis,), grouped = FanSpec(layout=self.layout).resolve_axes(shape)
+        per_group = {"in": shape[in_axis], "out": shape[out_axis]}
+        if per_group[grouped] % self.groups:
+            msg = (
+                f"groups={self.groups} does not divide the {per_group[grouped]} "
+                f"{grouped}put channels of shape {shape}; groups must divide it"
+            )
+            raise ValueError(msg)
+        per_group[grouped] //= self.groups
+        n = min(per_group.values())
+        group, channel = (a.ravel() for a in np.meshgrid(
+            np.arange(self.groups), np.arange(n), indexing="ij"))
+        full = {"in": channel, "out": channel}
+        full[grouped] = group * per_group[grouped] + channel
+        index: list[np.ndarray] = []
+        for axis, dim in enumerate(shape):
+            if axis == in_axis:
+                index.append(full["in"])
+            elif axis == out_axis:
+                index.append(full["out"])
+            else:
+                index.append(np.full(channel.shape, dim // 2))
+        return tuple(index)
+
+    def sample(self, request: Request) -> np.ndarray:
+        return _place(request, self.index(request.shape), 1.0)
+
+    def moments(self, shape: tuple[int, ...]) -> tuple[float, float]:
+        return _point_moments(1.0, self.index(shape)[0].shape[0], math.prod(shape))
+
+
+@define("dirac", "identity convolution: 1 at the kernel centre of channel i → i")
+def dirac(groups: int = 1, layout: str = "xw") -> Plan:
+    r"""The identity convolution kernel: each output channel copies one input channel.
+
+    .. math::
+
+        W[\ldots] = 1 \text{ at the kernel centre } (k_d // 2)_d
+        \text{ for output channel } g\,c_g + i \text{ and input channel } i,
+        \; i < \min(c_\mathrm{in}/g, c_\mathrm{out}/g)
+
+    and 0 elsewhere, for every group g. With a stride of 1 and "same"
+    padding the convolution then passes its input through (the first
+    min(in, out) channels of each group). For 3-D, 4-D and 5-D kernels
+    (1-D, 2-D and 3-D convolutions) in any layout.
+
+    Parameters
+    ----------
+    groups : int, default 1
+        Convolution groups; each group gets its own identity.
+    layout : {'xw', 'torch', 'torch_transpose'}, default 'xw'
+        ``(*kernel, in, out)``, ``(out, in/groups, *kernel)`` or
+        ``(in, out/groups, *kernel)``.
+
+    Examples
+    --------
+    >>> import winit
+    >>> k = winit.dirac((4, 4, 3, 3), layout="torch")
+    >>> k[:, :, 1, 1]
+    array([[1., 0., 0., 0.],
+           [0., 1., 0., 0.],
+           [0., 0., 1., 0.],
+           [0., 0., 0., 1.]], dtype=float32)
+    """
+    return Dirac(
+        check.integer("groups", groups, minimum=1), check.one_of("layout", layout, tuple(LAYOUTS))
+    )
