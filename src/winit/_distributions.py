@@ -5,9 +5,10 @@ stream (see :mod:`winit._engine`). Value ``j`` of a chunk depends only on the
 stream and ``j``: asking for a longer prefix extends a shorter one, which is
 what makes shards and thread counts invisible.
 
-Normal: Box-Muller. The chunk's first half holds ``r cos(theta)`` and its second
-half ``r sin(theta)`` of the same pairs, pair ``i`` using stream word ``i``
-(float32: its two 32-bit halves) or words ``2i, 2i + 1`` (float64). The radius
+Normal: Box-Muller. A chunk is a sequence of groups of ``2 * GROUP`` values:
+``GROUP`` values ``r cos(theta)`` followed by the ``r sin(theta)`` of the same
+pairs. Pair ``p`` uses stream word ``p`` (float32: its two 32-bit halves) or
+words ``2p, 2p + 1`` (float64). The radius
 uniform is ``(k + 1/2) / 2**b`` for a b-bit integer ``k``, so it is never 0 and
 the largest magnitude reachable is ``sqrt(2 (b + 1) ln 2)``: 6.77 standard
 deviations for float32 (b = 32) and 9.49 for float64 (b = 64). These limits
@@ -35,7 +36,8 @@ from scipy import special
 
 from ._engine import CHUNK, Streams
 
-HALF = CHUNK // 2
+GROUP = 2048
+"""Box-Muller pairs per group: a group is GROUP cosines followed by GROUP sines."""
 TAIL = {
     np.dtype(np.float32): math.sqrt(2 * 33 * math.log(2)),
     np.dtype(np.float64): math.sqrt(2 * 65 * math.log(2)),
@@ -67,13 +69,20 @@ def _halves(words: np.ndarray) -> np.ndarray:
     return words.view(np.uint32).reshape(-1, 2)[:, ::-1].ravel()
 
 
-def box_muller(streams: Streams, out: np.ndarray, purpose: int = 0, scale: float = 1.0) -> None:
-    """Write ``scale`` times standard normal values into ``out`` (float32 or float64)."""
+def box_muller(
+    streams: Streams, out: np.ndarray, purpose: int = 0, scale: float = 1.0
+) -> np.ndarray:
+    """Write ``scale`` times standard normal values into ``out`` (float32 or float64).
+
+    Pair ``p`` of uniforms gives ``r cos(theta)`` at element ``g * 2G + w`` and
+    ``r sin(theta)`` at element ``g * 2G + G + w`` (``g, w = divmod(p, G)``,
+    ``G`` = :data:`GROUP`). Returns the radii ``r`` (times ``scale``) of the
+    pairs computed, which may extend past ``len(out)`` to the end of a group.
+    """
     n = out.shape[0]
-    if n == 0:
-        return
-    m = min(n, HALF)
     dt = out.dtype
+    groups = -(-n // (2 * GROUP))
+    m = groups * GROUP
     bitgen = streams.at(purpose)
     if dt == np.float32:
         radius_bits, angle_bits = _split_words(bitgen.random_raw(m))
@@ -98,14 +107,18 @@ def box_muller(streams: Streams, out: np.ndarray, purpose: int = 0, scale: float
         r *= dt.type(scale)
     np.copyto(theta, angle_bits, casting="unsafe")
     theta *= dt.type(2.0 * math.pi * resolution)
-    head = out[:m]
-    np.cos(theta, out=head)
-    head *= r
-    if n > HALF:
-        h = n - HALF
-        tail = out[HALF:n]
-        np.sin(theta[:h], out=tail)
-        tail *= r[:h]
+    full = 2 * m
+    target = out if n == full else streams.scratch(dt, full, slot=6)
+    by_group = target.reshape(groups, 2, GROUP)
+    radii, angles = r.reshape(groups, GROUP), theta.reshape(groups, GROUP)
+    cosines, sines = by_group[:, 0], by_group[:, 1]
+    np.cos(angles, out=cosines)
+    cosines *= radii
+    np.sin(angles, out=sines)
+    sines *= radii
+    if target is not out:
+        out[...] = target[:n]
+    return r
 
 
 def uniform_bits(streams: Streams, out: np.ndarray, low: float, width: float) -> None:
@@ -222,28 +235,36 @@ class TruncatedNormal:
             self._fill_by_rejection(streams, out)
         else:
             self._fill_by_inversion(streams, out)
-        np.clip(out, self.lower, self.upper, out=out)
-        if self.std != 1.0:
-            out *= out.dtype.type(self.std)
+            if self.std != 1.0:
+                out *= out.dtype.type(self.std)
         if self.mean != 0.0:
             out += out.dtype.type(self.mean)
 
-    def _outside(self, streams: Streams, values: np.ndarray, slot: int) -> np.ndarray:
-        mask = streams.scratch(np.dtype(bool), values.shape[0], slot=slot)
-        if self.lower == -self.upper:
-            tmp = streams.scratch(values.dtype, values.shape[0], slot=slot + 1)
-            np.abs(values, out=tmp)
-            np.greater(tmp, self.upper, out=mask)
-        else:
-            np.less(values, self.lower, out=mask)
-            mask |= values > self.upper
-        return mask
+    def _outside(self, values: np.ndarray) -> np.ndarray:
+        """Which values (of a zero-mean draw) fall outside [lower std, upper std]."""
+        dt = values.dtype.type
+        return (values < dt(self.lower * self.std)) | (values > dt(self.upper * self.std))
 
     def _fill_by_rejection(self, streams: Streams, out: np.ndarray) -> None:
-        box_muller(streams, out, purpose=0)
-        bad = np.flatnonzero(self._outside(streams, out, slot=5))
-        if bad.size:
-            out[bad] = self._spares(streams, bad.size, out.dtype)
+        n = out.shape[0]
+        radii = box_muller(streams, out, purpose=0, scale=self.std)
+        lo, hi = self.lower * self.std, self.upper * self.std
+        if lo < 0 < hi:
+            # |r cos|, |r sin| <= r: only pairs with a radius beyond the nearer bound can fail
+            group, offset = np.divmod(np.flatnonzero(radii > min(-lo, hi)), GROUP)
+            start = group * (2 * GROUP) + offset
+            suspects = np.concatenate((start, start + GROUP))
+            suspects = suspects[suspects < n]
+        else:
+            suspects = np.arange(n)
+        failed = suspects[self._outside(out[suspects])]
+        if failed.size:
+            # spares go to the failed places in increasing order, so prefixes agree
+            marks = streams.scratch(np.dtype(bool), n, slot=5)
+            marks[...] = False
+            marks[failed] = True
+            failed = np.flatnonzero(marks)
+            out[failed] = self._spares(streams, failed.size, out.dtype)
 
     def _spares(self, streams: Streams, count: int, dtype: np.dtype) -> np.ndarray:
         """The first ``count`` accepted draws of the chunk's spare streams, in order."""
@@ -253,16 +274,16 @@ class TruncatedNormal:
             length = min(CHUNK, int(count / self.mass * 1.25) + 64)
             while True:
                 candidates = streams.scratch(dtype, length, slot=4)
-                box_muller(streams, candidates, purpose=purpose)
-                accepted = candidates[~self._outside(streams, candidates, slot=7)]
+                box_muller(streams, candidates, purpose=purpose, scale=self.std)
+                accepted = candidates[~self._outside(candidates)]
                 if accepted.shape[0] >= count or length == CHUNK:
                     break
                 length = CHUNK
-            take = accepted[:count].copy()
+            take = accepted[:count]
             found.append(take)
             count -= take.shape[0]
             purpose += 1
-        return np.concatenate(found) if len(found) > 1 else found[0]
+        return np.concatenate(found)
 
     def _fill_by_inversion(self, streams: Streams, out: np.ndarray) -> None:
         n = out.shape[0]

@@ -440,7 +440,9 @@ def fill_flat(
 
 def _clamp(values: np.ndarray, bounds: tuple[Any, Any]) -> None:
     lo, hi = bounds
-    if lo is not None:
+    if lo is not None and hi is not None:
+        np.clip(values, lo, hi, out=values)
+    elif lo is not None:
         np.maximum(values, lo, out=values)
-    if hi is not None:
+    elif hi is not None:
         np.minimum(values, hi, out=values)

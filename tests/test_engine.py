@@ -1,0 +1,220 @@
+"""The random engine's promises: reproducibility from a seed, no global state,
+thread-count and shard invariance, out=, dtypes and the memory bound."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import winit
+from winit import _engine
+
+# every initializer whose result depends on rng, with a shape it accepts
+RANDOM = [
+    (winit.normal, (130, 1031)),
+    (winit.uniform.configure(low=-3, high=5), (130, 1031)),
+    (winit.truncated_normal, (130, 1031)),
+    (winit.truncated_normal.configure(lower=-0.5, upper=3.0), (130, 1031)),
+    (winit.truncated_normal.configure(lower=2.5, upper=4.0), (130, 1031)),  # inverse-CDF path
+    (winit.he_normal, (130, 1031)),
+    (winit.glorot_uniform.configure(layout="torch"), (64, 8, 3, 3)),
+    (winit.lecun_truncated_normal, (3, 3, 40, 64)),
+    (winit.orthogonal, (96, 40)),
+    (winit.sparse.configure(sparsity=0.3), (50, 70)),
+]
+IDS = [repr(init) for init, _ in RANDOM]
+# elementwise initializers: sampled chunk by chunk, so shards are computed directly
+ELEMENTWISE = RANDOM[:8]
+
+
+@pytest.mark.parametrize(("init", "shape"), RANDOM, ids=IDS)
+def test_same_seed_same_bits_and_generators_advance(init, shape):
+    a = init(shape, 1234)
+    assert np.array_equal(a, init(shape, 1234))
+    assert np.array_equal(a, init(shape, np.random.SeedSequence(1234)))
+    assert not np.array_equal(a, init(shape, 1235))
+    gen = np.random.default_rng(7)
+    first, second = init(shape, gen), init(shape, gen)
+    assert not np.array_equal(first, second)
+    # a Generator in the same state gives the same array as its seed
+    assert np.array_equal(first, init(shape, np.random.default_rng(7)))
+
+
+@pytest.mark.parametrize("rng", [None, 3, np.random.SeedSequence(3), np.random.PCG64(3),
+                                 np.random.default_rng(3)])
+def test_rng_accepts_what_default_rng_accepts(rng):
+    w = winit.he_normal((20, 30), rng)
+    assert w.shape == (20, 30)
+
+
+def test_no_global_random_state_is_read_or_written():
+    np.random.seed(99)
+    before = np.random.get_state()[1].copy()
+    winit.he_normal((100, 100), None)
+    winit.sparse((100, 100), 0)
+    winit.orthogonal((50, 50), 1)
+    assert np.array_equal(np.random.get_state()[1], before)
+
+
+def test_constant_initializers_do_not_advance_a_generator():
+    gen = np.random.default_rng(0)
+    state = gen.bit_generator.state
+    winit.zeros((3, 3), gen)
+    winit.identity((3, 3), gen)
+    winit.dirac((3, 3, 2, 2), gen)
+    assert gen.bit_generator.state == state
+
+
+@pytest.mark.parametrize(("init", "shape"), RANDOM, ids=IDS)
+@pytest.mark.parametrize("threads", [2, 3, 8])
+def test_thread_count_is_invisible(init, shape, threads):
+    assert np.array_equal(init(shape, 5, threads=1), init(shape, 5, threads=threads))
+
+
+def test_threads_default_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv(_engine.THREADS_ENV, "3")
+    assert _engine.resolve_threads(None) == 3
+    monkeypatch.setenv(_engine.THREADS_ENV, "many")
+    with pytest.raises(ValueError, match="WINIT_THREADS"):
+        winit.normal(10, 0)
+    monkeypatch.delenv(_engine.THREADS_ENV)
+    assert _engine.resolve_threads(None) == _engine.available_cores()
+    with pytest.raises(ValueError, match="threads"):
+        winit.normal(10, 0, threads=0)
+
+
+def test_large_arrays_span_many_chunks_and_threads():
+    shape = (3 * _engine.CHUNK + 17,)
+    assert np.array_equal(winit.normal(shape, 2, threads=1), winit.normal(shape, 2, threads=4))
+
+
+@pytest.mark.parametrize(("init", "shape"), RANDOM, ids=IDS)
+def test_row_shards_equal_the_rows_of_the_whole(init, shape):
+    whole = init(shape, 11)
+    cuts = sorted({0, 1, shape[0] // 3, shape[0] // 2 + 1, shape[0] - 1, shape[0]})
+    pieces = [init(shape, 11, rows=(a, b)) for a, b in zip(cuts, cuts[1:], strict=False)]
+    assert np.array_equal(np.concatenate(pieces), whole)
+    assert np.array_equal(init(shape, 11, rows=slice(2, -1)), whole[2:-1])
+
+
+@given(
+    rows=st.integers(1, 400),
+    cols=st.integers(1, 700),
+    data=st.data(),
+)
+def test_any_contiguous_row_range_is_bit_identical(rows, cols, data):
+    a = data.draw(st.integers(0, rows), label="start")
+    b = data.draw(st.integers(a, rows), label="stop")
+    init = data.draw(st.sampled_from([init for init, _ in ELEMENTWISE]), label="init")
+    dtype = data.draw(st.sampled_from(["float16", "float32", "float64"]), label="dtype")
+    whole = init((rows, cols), 3, dtype=dtype)
+    assert np.array_equal(init((rows, cols), 3, dtype=dtype, rows=(a, b)), whole[a:b])
+
+
+@pytest.mark.parametrize(("init", "shape"), RANDOM, ids=IDS)
+def test_out_fills_in_place_and_returns_it(init, shape):
+    expected = init(shape, 4)
+    out = np.full(shape, np.nan, dtype=np.float32)
+    assert init(None, 4, out=out) is out
+    assert np.array_equal(out, expected)
+
+
+@pytest.mark.parametrize(("init", "shape"), ELEMENTWISE[:4], ids=IDS[:4])
+def test_non_contiguous_out_gets_the_same_values(init, shape):
+    expected = init(shape, 4)
+    backing = np.zeros((shape[1], shape[0]), dtype=np.float32)
+    out = backing.T  # Fortran-ordered view
+    init(None, 4, out=out)
+    assert np.array_equal(out, expected)
+    strided = np.zeros((shape[0], 2 * shape[1]), dtype=np.float32)[:, ::2]
+    init(None, 4, out=strided)
+    assert np.array_equal(strided, expected)
+
+
+def test_out_can_be_a_memmap(tmp_path):
+    shape = (2 * _engine.CHUNK // 100 + 3, 100)
+    table = np.lib.format.open_memmap(tmp_path / "t.npy", mode="w+", dtype=np.float32, shape=shape)
+    winit.normal(None, 9, out=table, std=0.02)
+    table.flush()
+    assert np.array_equal(np.load(tmp_path / "t.npy"), winit.normal(shape, 9, std=0.02))
+
+
+def test_out_can_be_a_torch_tensor_view():
+    torch = pytest.importorskip("torch")
+    t = torch.empty(64, 32)
+    winit.he_uniform(None, 0, out=t.numpy(), layout="torch")
+    assert np.array_equal(t.numpy(), winit.he_uniform((64, 32), 0, layout="torch"))
+
+
+def test_out_is_checked():
+    with pytest.raises(ValueError, match="out.shape"):
+        winit.normal((3, 4), 0, out=np.empty((4, 3), np.float32))
+    with pytest.raises(ValueError, match="dtype"):
+        winit.normal(None, 0, out=np.empty(3, np.float32), dtype="float64")
+    with pytest.raises(TypeError, match="dtype"):
+        winit.normal(None, 0, out=np.empty(3, np.int32))
+    read_only = np.empty(3, np.float32)
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        winit.normal(None, 0, out=read_only)
+    with pytest.raises(TypeError, match="out"):
+        winit.normal(None, 0, out=[0.0, 0.0])
+    with pytest.raises(TypeError, match="shape"):
+        winit.normal()
+
+
+@pytest.mark.parametrize("init", [winit.normal, winit.he_normal, winit.orthogonal])
+def test_low_precision_is_the_float32_sample_rounded(init):
+    shape = (300, 200)
+    single = init(shape, 8)
+    assert np.array_equal(init(shape, 8, dtype=np.float16), single.astype(np.float16))
+
+
+def test_bfloat16_is_the_float32_sample_rounded():
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    w = winit.he_normal((300, 200), 8, dtype="bfloat16")
+    assert w.dtype == ml_dtypes.bfloat16
+    expected = winit.he_normal((300, 200), 8).astype(ml_dtypes.bfloat16)
+    assert np.array_equal(w.view(np.uint16), expected.view(np.uint16))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_rounding_never_leaves_a_bounded_support(dtype):
+    # values just below 1 round to 1.0 in float16 unless clamped
+    w = winit.uniform((1 << 18,), 0, dtype=dtype, low=0.0, high=1.0)
+    assert w.max() < 1.0 and w.min() >= 0.0
+    t = winit.truncated_normal((1 << 18,), 0, dtype=dtype, std=0.1, mean=0.3)
+    assert t.min() >= np.asarray(0.1, dtype) and t.max() <= np.asarray(0.5, dtype)
+
+
+def test_normal_tail_limits_are_as_documented():
+    """Box-Muller's radius uniform is (k + 1/2) / 2**b: the largest magnitude is
+    sqrt(2 (b + 1) ln 2), b = 32 (float32) or 64 (float64)."""
+    from winit._distributions import TAIL
+
+    assert TAIL[np.dtype(np.float32)] == pytest.approx(np.sqrt(2 * 33 * np.log(2)))
+    assert TAIL[np.dtype(np.float64)] == pytest.approx(np.sqrt(2 * 65 * np.log(2)))
+    # the smallest radius bits (k = 0) produce the limit itself
+    for dtype, bits in ((np.float32, 32), (np.float64, 64)):
+        u = (0 + 0.5) / 2.0**bits
+        assert np.sqrt(-2 * np.log(u)) == pytest.approx(TAIL[np.dtype(dtype)])
+    w = winit.normal((1 << 20,), 0)
+    assert np.abs(w).max() <= TAIL[np.dtype(np.float32)]
+
+
+def test_peak_memory_is_the_output_plus_per_thread_scratch():
+    """Peak traced memory <= output + a fixed working set per thread: a float16
+    result never passes through a full-size float32 or float64 temporary."""
+    n, threads = 1 << 24, 2
+    per_thread = 12 * _engine.CHUNK * 8  # the chunk buffers of one thread, generously
+    winit.he_normal((16, 16), 0, threads=threads)  # create the threads' scratch
+    for init in (winit.he_normal, winit.he_truncated_normal, winit.he_uniform):
+        tracemalloc.start()
+        w = init((n // 1024, 1024), 0, dtype=np.float16, threads=threads)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert peak <= w.nbytes + threads * per_thread, (init, peak / w.nbytes)
