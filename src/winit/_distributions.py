@@ -69,30 +69,42 @@ def _halves(words: np.ndarray) -> np.ndarray:
     return words.view(np.uint32).reshape(-1, 2)[:, ::-1].ravel()
 
 
+def _pair_bits(words: np.ndarray, dt: np.dtype) -> tuple[np.ndarray, np.ndarray, float]:
+    """Radius bits, angle bits and their resolution from a pair stream's words."""
+    if dt == np.float32:
+        radius, angle = _split_words(words)
+        return radius, angle, 2.0**-32
+    return words[0::2], words[1::2], 2.0**-64
+
+
 def box_muller(
-    streams: Streams, out: np.ndarray, purpose: int = 0, scale: float = 1.0
-) -> np.ndarray:
+    streams: Streams,
+    out: np.ndarray,
+    purpose: int = 0,
+    scale: float = 1.0,
+    spare: np.ndarray | None = None,
+) -> None:
     """Write ``scale`` times standard normal values into ``out`` (float32 or float64).
 
     Pair ``p`` of uniforms gives ``r cos(theta)`` at element ``g * 2G + w`` and
     ``r sin(theta)`` at element ``g * 2G + G + w`` (``g, w = divmod(p, G)``,
-    ``G`` = :data:`GROUP`). Returns the radii ``r`` (times ``scale``) of the
-    pairs computed, which may extend past ``len(out)`` to the end of a group.
+    ``G`` = :data:`GROUP`). If ``spare`` (``2 G`` values) is given, it receives
+    the first group of stream ``purpose + 1``, computed in the same passes.
     """
     n = out.shape[0]
     dt = out.dtype
     groups = -(-n // (2 * GROUP))
     m = groups * GROUP
-    bitgen = streams.at(purpose)
-    if dt == np.float32:
-        radius_bits, angle_bits = _split_words(bitgen.random_raw(m))
-        resolution = 2.0**-32
-    else:
-        words = bitgen.random_raw(2 * m)
-        radius_bits, angle_bits = words[0::2], words[1::2]
-        resolution = 2.0**-64
-    r = streams.scratch(dt, m, slot=2)
-    theta = streams.scratch(dt, m, slot=3)
+    words_per_pair = 1 if dt == np.float32 else 2
+    words = streams.at(purpose).random_raw(m * words_per_pair)
+    total = m
+    if spare is not None:
+        extra = streams.at(purpose + 1).random_raw(GROUP * words_per_pair)
+        words = np.concatenate((words, extra))
+        total += GROUP
+    radius_bits, angle_bits, resolution = _pair_bits(words, dt)
+    r = streams.scratch(dt, total, slot=2)
+    theta = streams.scratch(dt, total, slot=3)
     np.copyto(r, radius_bits, casting="unsafe")
     r *= dt.type(resolution)
     r += dt.type(resolution / 2)  # u1 in (0, 1]
@@ -107,8 +119,17 @@ def box_muller(
         r *= dt.type(scale)
     np.copyto(theta, angle_bits, casting="unsafe")
     theta *= dt.type(2.0 * math.pi * resolution)
-    full = 2 * m
-    target = out if n == full else streams.scratch(dt, full, slot=6)
+    target = out if n == 2 * m else streams.scratch(dt, 2 * m, slot=6)
+    _write_groups(target, r[:m], theta[:m])
+    if target is not out:
+        out[...] = target[:n]
+    if spare is not None:
+        _write_groups(spare, r[m:], theta[m:])
+
+
+def _write_groups(target: np.ndarray, r: np.ndarray, theta: np.ndarray) -> None:
+    """Each group of G pairs: G values r cos(theta), then G values r sin(theta)."""
+    groups = r.shape[0] // GROUP
     by_group = target.reshape(groups, 2, GROUP)
     radii, angles = r.reshape(groups, GROUP), theta.reshape(groups, GROUP)
     cosines, sines = by_group[:, 0], by_group[:, 1]
@@ -116,9 +137,6 @@ def box_muller(
     cosines *= radii
     np.sin(angles, out=sines)
     sines *= radii
-    if target is not out:
-        out[...] = target[:n]
-    return r
 
 
 def uniform_bits(streams: Streams, out: np.ndarray, low: float, width: float) -> None:
@@ -240,46 +258,41 @@ class TruncatedNormal:
         if self.mean != 0.0:
             out += out.dtype.type(self.mean)
 
-    def _outside(self, values: np.ndarray) -> np.ndarray:
-        """Which values (of a zero-mean draw) fall outside [lower std, upper std]."""
+    def _outside(self, streams: Streams, values: np.ndarray) -> np.ndarray:
+        """A mask of the values (of a zero-mean draw) outside [lower std, upper std]."""
+        n = values.shape[0]
         dt = values.dtype.type
-        return (values < dt(self.lower * self.std)) | (values > dt(self.upper * self.std))
+        lo, hi = dt(self.lower * self.std), dt(self.upper * self.std)
+        mask = streams.scratch(np.dtype(bool), n, slot=5)
+        if lo == -hi:
+            magnitude = streams.scratch(values.dtype, n, slot=7)
+            np.abs(values, out=magnitude)
+            return np.greater(magnitude, hi, out=mask)
+        above = streams.scratch(np.dtype(bool), n, slot=8)
+        np.less(values, lo, out=mask)
+        np.greater(values, hi, out=above)
+        return np.logical_or(mask, above, out=mask)
 
     def _fill_by_rejection(self, streams: Streams, out: np.ndarray) -> None:
-        n = out.shape[0]
-        radii = box_muller(streams, out, purpose=0, scale=self.std)
-        lo, hi = self.lower * self.std, self.upper * self.std
-        if lo < 0 < hi:
-            # |r cos|, |r sin| <= r: only pairs with a radius beyond the nearer bound can fail
-            group, offset = np.divmod(np.flatnonzero(radii > min(-lo, hi)), GROUP)
-            start = group * (2 * GROUP) + offset
-            suspects = np.concatenate((start, start + GROUP))
-            suspects = suspects[suspects < n]
-        else:
-            suspects = np.arange(n)
-        failed = suspects[self._outside(out[suspects])]
+        spare = streams.scratch(out.dtype, 2 * GROUP, slot=4)
+        box_muller(streams, out, purpose=0, scale=self.std, spare=spare)
+        failed = np.flatnonzero(self._outside(streams, out))
         if failed.size:
-            # spares go to the failed places in increasing order, so prefixes agree
-            marks = streams.scratch(np.dtype(bool), n, slot=5)
-            marks[...] = False
-            marks[failed] = True
-            failed = np.flatnonzero(marks)
-            out[failed] = self._spares(streams, failed.size, out.dtype)
+            # the i-th failed place (in increasing order) gets the i-th spare, so prefixes agree
+            out[failed] = self._spares(streams, failed.size, spare)
 
-    def _spares(self, streams: Streams, count: int, dtype: np.dtype) -> np.ndarray:
-        """The first ``count`` accepted draws of the chunk's spare streams, in order."""
+    def _spares(self, streams: Streams, count: int, first_group: np.ndarray) -> np.ndarray:
+        """The first ``count`` accepted draws of the spare streams (purposes 1, 2, ...)
+        in order; ``first_group`` holds the first group of purpose 1, already drawn."""
+        accepted = first_group[~self._outside(streams, first_group)]
+        if accepted.shape[0] >= count:
+            return accepted[:count]
         found: list[np.ndarray] = []
         purpose = 1
         while count > 0:
-            length = min(CHUNK, int(count / self.mass * 1.25) + 64)
-            while True:
-                candidates = streams.scratch(dtype, length, slot=4)
-                box_muller(streams, candidates, purpose=purpose, scale=self.std)
-                accepted = candidates[~self._outside(candidates)]
-                if accepted.shape[0] >= count or length == CHUNK:
-                    break
-                length = CHUNK
-            take = accepted[:count]
+            candidates = np.empty(CHUNK, dtype=first_group.dtype)
+            box_muller(streams, candidates, purpose=purpose, scale=self.std)
+            take = candidates[~self._outside(streams, candidates)][:count]
             found.append(take)
             count -= take.shape[0]
             purpose += 1

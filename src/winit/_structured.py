@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import lapack
 
 from . import _engine as engine
 from . import _validation as check
@@ -29,6 +30,41 @@ def _rows_of(request: Request, full: np.ndarray) -> np.ndarray:
 # -- orthogonal -------------------------------------------------------------------------------
 
 
+def haar_orthonormalize(x: np.ndarray, gain: float) -> None:
+    """Replace the Gaussian Fortran-ordered matrix ``x`` in place by ``gain`` times the
+    orthonormal factor of its QR (tall) or RQ (wide) decomposition, with the signs
+    of R's diagonal moved into it, which makes it Haar distributed."""
+    rows, cols = x.shape
+    prefix = "s" if x.dtype == np.float32 else "d"
+    if rows >= cols:
+        factor, build = (getattr(lapack, prefix + name) for name in ("geqrf", "orgqr"))
+    else:
+        factor, build = (getattr(lapack, prefix + name) for name in ("gerqf", "orgrq"))
+    work_size = int(factor(x, lwork=-1)[2][0])
+    packed, tau, _, info = factor(x, lwork=work_size, overwrite_a=1)
+    _check_lapack(info, factor)
+    k = min(rows, cols)
+    diagonal = (
+        np.diagonal(packed)[:k] if rows >= cols else np.diagonal(packed[:, cols - rows :])
+    )
+    signs = np.where(diagonal < 0, -gain, gain).astype(x.dtype)
+    work_size = int(build(packed, tau, lwork=-1)[1][0])
+    q, _, info = build(packed, tau, lwork=work_size, overwrite_a=1)
+    _check_lapack(info, build)
+    if rows >= cols:
+        q *= signs  # scale the columns
+    else:
+        q *= signs[:, None]  # scale the rows
+    if not np.shares_memory(q, x):
+        x[...] = q
+
+
+def _check_lapack(info: int, routine: object) -> None:
+    if info != 0:  # pragma: no cover - LAPACK reports a bad argument
+        msg = f"LAPACK {getattr(routine, '__name__', routine)} failed with info={info}"
+        raise RuntimeError(msg)
+
+
 @dataclass(frozen=True)
 class Orthogonal:
     gain: float
@@ -44,25 +80,31 @@ class Orthogonal:
         return axis, units, math.prod(shape) // units if units else 0
 
     def sample(self, request: Request) -> np.ndarray:
-        axis, units, inputs = self.matrix(request.shape)
+        shape = request.shape
+        axis, units, inputs = self.matrix(shape)
         if units * inputs == 0:
             return request.allocate()
         work = engine.compute_dtype(request.dtype)
-        tall, short = max(units, inputs), min(units, inputs)
-        gaussian = np.empty((tall, short), dtype=work)
-        engine.fill_flat(Normal(0.0, 1.0), gaussian, request.key, 0, gaussian.size,
-                         request.threads)
-        q, r = np.linalg.qr(gaussian)
-        signs = np.sign(np.diagonal(r))
-        signs[signs == 0] = 1
-        q *= signs * work.type(self.gain)
-        # q has orthonormal columns; lay the unit axis of the weight along them
-        # when there are fewer units than inputs, along its rows otherwise.
-        by_unit = q.T if units <= inputs else q  # (units, inputs)
-        moved = (units, *(d for i, d in enumerate(request.shape) if i != axis))
-        full = np.moveaxis(by_unit.reshape(moved), 0, axis)
-        if request.start == 0 and request.stop == full.size:
-            out = request.allocate()
+        whole = request.start == 0 and request.stop == units * inputs
+        out = request.allocate() if whole else None
+        units_last = axis == len(shape) - 1
+        in_place = out is not None and out.dtype == work and out.flags.c_contiguous
+        in_place = in_place and (units_last or axis == 0)
+        flat = out.reshape(-1) if in_place else np.empty(units * inputs, dtype=work)
+        engine.fill_flat(Normal(0.0, 1.0), flat, request.key, 0, flat.size, request.threads)
+        # The weight as a C-ordered matrix, (inputs, units) when the unit axis is last
+        # and (units, inputs) otherwise, is in memory the Fortran-ordered transpose:
+        # orthonormalize that in place.
+        rows, cols = (inputs, units) if units_last else (units, inputs)
+        haar_orthonormalize(flat.reshape(rows, cols).T, self.gain)
+        if in_place:
+            return out
+        if units_last or axis == 0:
+            full = flat.reshape(shape)
+        else:
+            moved = flat.reshape(units, *(d for i, d in enumerate(shape) if i != axis))
+            full = np.moveaxis(moved, 0, axis)
+        if whole:
             out[...] = full
             return out
         return _rows_of(request, np.ascontiguousarray(full))
