@@ -17,6 +17,7 @@ See ``docs/engine.md`` for the design and its guarantees.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -72,6 +73,7 @@ def compute_dtype(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
 
 
+@functools.lru_cache(maxsize=None)
 def finfo_max(dtype: np.dtype) -> float:
     if dtype.name == "bfloat16":
         import ml_dtypes
@@ -121,18 +123,9 @@ def _default_rng(rng: Any) -> np.random.Generator:
         raise type(error)(msg) from None
 
 
-def check_rng(rng: Any) -> None:
-    """Raise the error ``numpy.random.default_rng`` would, without drawing from ``rng``."""
-    if rng is None or isinstance(
-        rng, (np.random.Generator, np.random.BitGenerator, np.random.SeedSequence)
-    ):
-        return
-    _default_rng(rng)
-
-
-def key_from(rng: Any) -> np.ndarray:
-    """Draw a 128-bit Philox key from ``rng`` (advancing it if it is a Generator)."""
-    return _default_rng(rng).integers(0, 2**64, size=2, dtype=np.uint64)
+def key_from(generator: np.random.Generator) -> np.ndarray:
+    """Draw a 128-bit Philox key from ``generator`` (advancing it)."""
+    return generator.integers(0, 2**64, size=2, dtype=np.uint64)
 
 
 # -- per-thread streams and scratch -----------------------------------------------------
@@ -281,8 +274,7 @@ class Request:
         if out is not None and out.shape != self.result_shape:
             msg = f"out.shape={out.shape} does not match the requested shape {self.result_shape}"
             raise ValueError(msg)
-        check_rng(rng)
-        self.rng = rng
+        self.generator = _default_rng(rng)  # validates rng; advanced only if a key is drawn
         self.out = out
         self.threads = resolve_threads(threads)
         self._key: np.ndarray | None = None
@@ -319,7 +311,7 @@ class Request:
     @property
     def key(self) -> np.ndarray:
         if self._key is None:
-            self._key = key_from(self.rng)
+            self._key = key_from(self.generator)
         return self._key
 
     def allocate(self) -> np.ndarray:

@@ -260,6 +260,14 @@ def _doc(family: str, template: str, distribution: str):  # type: ignore[no-unty
     return attach
 
 
+def _glorot_scale(gain: float) -> float:
+    g = check.real("gain", gain)
+    if g == 0.0:
+        msg = "gain=0 makes every weight 0; gain must be nonzero (use winit.zeros for zeros)"
+        raise ValueError(msg)
+    return g * g
+
+
 def _he_scale(nonlinearity: str, negative_slope: float) -> float:
     slope = check.real("negative_slope", negative_slope)
     if nonlinearity == "leaky_relu":
@@ -297,13 +305,13 @@ def lecun_truncated_normal(fans: FanSpec) -> Plan:
 @define("glorot_normal", "N(0, 2 gain²/(fan_in + fan_out))", fan_options=True)
 @_doc("glorot", _GLOROT, "normal")
 def glorot_normal(fans: FanSpec, gain: float = 1.0) -> Plan:
-    return _core(fans, check.real("gain", gain) ** 2, "fan_avg", "normal")
+    return _core(fans, _glorot_scale(gain), "fan_avg", "normal")
 
 
 @define("glorot_uniform", "U[-a, a), a = gain sqrt(6/(fan_in + fan_out))", fan_options=True)
 @_doc("glorot", _GLOROT, "uniform")
 def glorot_uniform(fans: FanSpec, gain: float = 1.0) -> Plan:
-    return _core(fans, check.real("gain", gain) ** 2, "fan_avg", "uniform")
+    return _core(fans, _glorot_scale(gain), "fan_avg", "uniform")
 
 
 @define(
@@ -311,7 +319,7 @@ def glorot_uniform(fans: FanSpec, gain: float = 1.0) -> Plan:
 )
 @_doc("glorot", _GLOROT, "truncated_normal")
 def glorot_truncated_normal(fans: FanSpec, gain: float = 1.0) -> Plan:
-    return _core(fans, check.real("gain", gain) ** 2, "fan_avg", "truncated_normal")
+    return _core(fans, _glorot_scale(gain), "fan_avg", "truncated_normal")
 
 
 @define("he_normal", "N(0, gain²/fan)", fan_options=True)

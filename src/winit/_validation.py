@@ -12,10 +12,6 @@ from typing import Any
 import numpy as np
 
 
-def _fmt(value: Any) -> str:
-    return repr(value)
-
-
 def one_of(name: str, value: Any, allowed: Sequence[str]) -> str:
     """Return ``value`` if it is one of the ``allowed`` strings."""
     if not isinstance(value, str):
@@ -127,10 +123,3 @@ def normalize_axis(name: str, axis: int, ndim: int, shape_: tuple[int, ...]) -> 
 
 def prod(values: Iterable[int]) -> int:
     return math.prod(values)
-
-
-def as_array_like_check(name: str, value: Any) -> np.ndarray:
-    if not isinstance(value, np.ndarray):
-        msg = f"{name} must be a numpy.ndarray; got {type(value).__name__}"
-        raise TypeError(msg)
-    return value
