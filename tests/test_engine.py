@@ -3,6 +3,7 @@ thread-count and shard invariance, out=, dtypes and the memory bound."""
 
 from __future__ import annotations
 
+import itertools
 import tracemalloc
 
 import numpy as np
@@ -96,7 +97,7 @@ def test_large_arrays_span_many_chunks_and_threads():
 def test_row_shards_equal_the_rows_of_the_whole(init, shape):
     whole = init(shape, 11)
     cuts = sorted({0, 1, shape[0] // 3, shape[0] // 2 + 1, shape[0] - 1, shape[0]})
-    pieces = [init(shape, 11, rows=(a, b)) for a, b in zip(cuts, cuts[1:], strict=False)]
+    pieces = [init(shape, 11, rows=(a, b)) for a, b in itertools.pairwise(cuts)]
     assert np.array_equal(np.concatenate(pieces), whole)
     assert np.array_equal(init(shape, 11, rows=slice(2, -1)), whole[2:-1])
 

@@ -30,6 +30,7 @@ import functools
 import math
 import sys
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from scipy import special
@@ -60,6 +61,11 @@ def _split_words(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         halves = words.view(np.uint32)
         return halves[0::2], halves[1::2]
     return (words & 0xFFFFFFFF).astype(np.uint32), (words >> 32).astype(np.uint32)
+
+
+def _words(bitgen: np.random.BitGenerator, count: int) -> np.ndarray:
+    """``count`` raw 64-bit words of ``bitgen``."""
+    return cast(np.ndarray, bitgen.random_raw(count))
 
 
 def _halves(words: np.ndarray) -> np.ndarray:
@@ -96,10 +102,10 @@ def box_muller(
     groups = -(-n // (2 * GROUP))
     m = groups * GROUP
     words_per_pair = 1 if dt == np.float32 else 2
-    words = streams.at(purpose).random_raw(m * words_per_pair)
+    words = _words(streams.at(purpose), m * words_per_pair)
     total = m
     if spare is not None:
-        extra = streams.at(purpose + 1).random_raw(GROUP * words_per_pair)
+        extra = _words(streams.at(purpose + 1), GROUP * words_per_pair)
         words = np.concatenate((words, extra))
         total += GROUP
     radius_bits, angle_bits, resolution = _pair_bits(words, dt)
@@ -147,12 +153,12 @@ def uniform_bits(streams: Streams, out: np.ndarray, low: float, width: float) ->
     dt = out.dtype
     bitgen = streams.at(0)
     if dt == np.float32:
-        bits = _halves(bitgen.random_raw((n + 1) // 2))
+        bits = _halves(_words(bitgen, (n + 1) // 2))
         np.right_shift(bits, 8, out=bits)
         np.copyto(out, bits[:n], casting="unsafe")
         out *= dt.type(width * 2.0**-24)
     else:
-        words = bitgen.random_raw(n)
+        words = _words(bitgen, n)
         np.right_shift(words, np.uint64(11), out=words)
         np.copyto(out, words, casting="unsafe")
         out *= dt.type(width * 2.0**-53)
@@ -302,7 +308,7 @@ class TruncatedNormal:
         n = out.shape[0]
         if n == 0:
             return
-        words = streams.at(0).random_raw(n)
+        words = _words(streams.at(0), n)
         np.right_shift(words, np.uint64(11), out=words)
         u = words.astype(np.float64)
         u *= 2.0**-53

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -73,7 +73,7 @@ def compute_dtype(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def finfo_max(dtype: np.dtype) -> float:
     if dtype.name == "bfloat16":
         import ml_dtypes
@@ -215,7 +215,7 @@ def _pool(threads: int) -> ThreadPoolExecutor:
         return pool
 
 
-def run_tasks(tasks: list[Callable[[], None]], threads: int) -> None:
+def run_tasks(tasks: Sequence[Callable[[], None]], threads: int) -> None:
     """Run independent tasks on up to ``threads`` threads; re-raise the first error."""
     if threads <= 1 or len(tasks) <= 1:
         for task in tasks:
@@ -224,7 +224,7 @@ def run_tasks(tasks: list[Callable[[], None]], threads: int) -> None:
     per = -(-len(tasks) // threads)
     groups = [tasks[i : i + per] for i in range(0, len(tasks), per)]
 
-    def run(group: list[Callable[[], None]]) -> None:
+    def run(group: Sequence[Callable[[], None]]) -> None:
         for task in group:
             task()
 
@@ -426,7 +426,7 @@ def fill_flat(
         if flat is None:
             out.flat[lo - start : hi - start] = dest
 
-    tasks = [lambda c=c, lo=lo, hi=hi: task(c, lo, hi) for c, lo, hi in _chunks(start, stop)]
+    tasks = [functools.partial(task, c, lo, hi) for c, lo, hi in _chunks(start, stop)]
     run_tasks(tasks, threads)
 
 

@@ -52,6 +52,7 @@ class FanSpec:
 
     def options(self) -> dict[str, Any]:
         """The spec as plain config values (tuples as lists)."""
+
         def plain(v: Any) -> Any:
             return list(v) if isinstance(v, tuple) else v
 

@@ -73,7 +73,7 @@ def gain(nonlinearity: str, param: float | None = None) -> float:
     >>> round(winit.gain("relu"), 6)
     1.414214
     >>> round(winit.gain("leaky_relu", 0.2), 6)
-    1.386750
+    1.38675
     >>> round(winit.gain("tanh"), 6)
     1.666667
 

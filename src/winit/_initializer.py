@@ -10,6 +10,7 @@ configuration fails when it is written, not at the first call.
 from __future__ import annotations
 
 import inspect
+import sys
 import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -226,6 +227,9 @@ def define(
             name, formula, builder, defaults, fan_options, inspect.getdoc(builder) or ""
         )
         init = Initializer(definition)
+        # the instance's docstring examples run with the defining module's doctests
+        module = sys.modules[builder.__module__]
+        module.__dict__.setdefault("__test__", {})[name] = definition.doc
         from ._registry import register
 
         register(init)

@@ -8,7 +8,9 @@ exactly ``scale / fan``: LeCun, Glorot and He differ only in ``scale`` and
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -20,6 +22,8 @@ from ._fans import MODES, FanSpec
 from ._gains import gain
 from ._initializer import Plan, define
 from ._registry import alias
+
+Builder = TypeVar("Builder", bound=Callable[..., Plan])
 
 DISTRIBUTIONS = ("normal", "truncated_normal", "uniform")
 TRUNCATION = 2.0
@@ -246,14 +250,14 @@ _VARIANCES = {
 }
 
 
-def _doc(family: str, template: str, distribution: str):  # type: ignore[no-untyped-def]
+def _doc(family: str, template: str, distribution: str) -> Callable[[Builder], Builder]:
     kind, math_, note = _KINDS[distribution]
     name = f"{family}_{distribution}"
     text = template.format(
         kind=kind, math=math_.format(var=_VARIANCES[family]), note=note, name=name
     )
 
-    def attach(builder):  # type: ignore[no-untyped-def]
+    def attach(builder: Builder) -> Builder:
         builder.__doc__ = text
         return builder
 

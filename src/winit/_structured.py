@@ -3,6 +3,7 @@ convolution) weights."""
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -17,14 +18,6 @@ from ._fans import LAYOUTS, FanSpec
 from ._initializer import Plan, define
 
 _PERMUTATION_PURPOSE = 1 << 32  # stream purpose of sparse's zero patterns
-
-
-def _rows_of(request: Request, full: np.ndarray) -> np.ndarray:
-    """Copy the requested rows of a whole sample into the request's output."""
-    out = request.allocate()
-    flat = full.reshape(-1)[request.start : request.stop]
-    out[...] = flat.reshape(request.result_shape)
-    return out
 
 
 # -- orthogonal -------------------------------------------------------------------------------
@@ -44,9 +37,7 @@ def haar_orthonormalize(x: np.ndarray, gain: float) -> None:
     packed, tau, _, info = factor(x, lwork=work_size, overwrite_a=1)
     _check_lapack(info, factor)
     k = min(rows, cols)
-    diagonal = (
-        np.diagonal(packed)[:k] if rows >= cols else np.diagonal(packed[:, cols - rows :])
-    )
+    diagonal = np.diagonal(packed)[:k] if rows >= cols else np.diagonal(packed[:, cols - rows :])
     signs = np.where(diagonal < 0, -gain, gain).astype(x.dtype)
     work_size = int(build(packed, tau, lwork=-1)[1][0])
     q, _, info = build(packed, tau, lwork=work_size, overwrite_a=1)
@@ -86,9 +77,9 @@ class Orthogonal:
             return request.allocate()
         work = engine.compute_dtype(request.dtype)
         whole = request.start == 0 and request.stop == units * inputs
-        out = request.allocate() if whole else None
+        out = request.allocate()
         units_last = axis == len(shape) - 1
-        in_place = out is not None and out.dtype == work and out.flags.c_contiguous
+        in_place = whole and out.dtype == work and out.flags.c_contiguous
         in_place = in_place and (units_last or axis == 0)
         flat = out.reshape(-1) if in_place else np.empty(units * inputs, dtype=work)
         engine.fill_flat(Normal(0.0, 1.0), flat, request.key, 0, flat.size, request.threads)
@@ -106,8 +97,9 @@ class Orthogonal:
             full = np.moveaxis(moved, 0, axis)
         if whole:
             out[...] = full
-            return out
-        return _rows_of(request, np.ascontiguousarray(full))
+        else:
+            out[...] = full.reshape(-1)[request.start : request.stop].reshape(out.shape)
+        return out
 
     def moments(self, shape: tuple[int, ...]) -> tuple[float, float]:
         _, units, inputs = self.matrix(shape)
@@ -210,7 +202,7 @@ class Sparse:
             s.generator.permuted(by_column, axis=1, out=by_column)
             out[:, c0:c1] = by_column[:, r0:r1].T
 
-        tasks = [lambda b=b: block(b) for b in range(-(-cols // width))]
+        tasks = [functools.partial(block, b) for b in range(-(-cols // width))]
         engine.run_tasks(tasks, request.threads)
         return out
 
@@ -273,7 +265,8 @@ def _place(request: Request, index: tuple[np.ndarray, ...], value: float) -> np.
     r0 = request.start // row if row else 0
     r1 = r0 + request.result_shape[0]
     keep = (index[0] >= r0) & (index[0] < r1)
-    out[(index[0][keep] - r0, *(i[keep] for i in index[1:]))] = value
+    target = (index[0][keep] - r0, *(i[keep] for i in index[1:]))
+    out[target] = value
     return out
 
 
@@ -351,8 +344,9 @@ class Dirac:
             raise ValueError(msg)
         per_group[grouped] //= self.groups
         n = min(per_group.values())
-        group, channel = (a.ravel() for a in np.meshgrid(
-            np.arange(self.groups), np.arange(n), indexing="ij"))
+        group, channel = (
+            a.ravel() for a in np.meshgrid(np.arange(self.groups), np.arange(n), indexing="ij")
+        )
         full = {"in": channel, "out": channel}
         full[grouped] = group * per_group[grouped] + channel
         index: list[np.ndarray] = []

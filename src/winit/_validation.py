@@ -9,8 +9,6 @@ import operator
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import numpy as np
-
 
 def one_of(name: str, value: Any, allowed: Sequence[str]) -> str:
     """Return ``value`` if it is one of the ``allowed`` strings."""
@@ -87,7 +85,7 @@ def optional_axes(name: str, value: Any) -> tuple[int, ...] | None:
 
 def shape(value: Any, name: str = "shape") -> tuple[int, ...]:
     """Normalise an int or a sequence of non-negative ints to a shape tuple."""
-    if isinstance(value, (str, bytes, float)) or isinstance(value, bool):
+    if isinstance(value, (str, bytes, float, bool)):
         msg = f"{name} must be an int or a sequence of non-negative ints; got {value!r}"
         raise TypeError(msg)
     items = value if isinstance(value, Iterable) else (value,)

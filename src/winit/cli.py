@@ -1,8 +1,8 @@
 """The ``winit`` command line: list the catalog and sample an initializer.
 
-    winit list
-    winit sample NAME SHAPE... [--seed S] [--dtype D] [--layout L]
-                               [--set key=value ...] [--save out.npy]
+winit list
+winit sample NAME SHAPE... [--seed S] [--dtype D] [--layout L]
+                           [--set key=value ...] [--save out.npy]
 """
 
 from __future__ import annotations
@@ -57,11 +57,13 @@ def _sample(args: argparse.Namespace) -> int:
     rows.append(("target", f"mean={mean:.6g}, std={std:.6g}"))
     if w.size:
         values = w.astype(np.float64)
-        rows.append((
-            "sample",
-            f"mean={values.mean():.6g}, std={values.std():.6g}, "
-            f"min={values.min():.6g}, max={values.max():.6g}",
-        ))
+        rows.append(
+            (
+                "sample",
+                f"mean={values.mean():.6g}, std={values.std():.6g}, "
+                f"min={values.min():.6g}, max={values.max():.6g}",
+            )
+        )
     if args.save:
         np.save(args.save, w)
         rows.append(("saved", args.save))
