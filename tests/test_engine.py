@@ -219,3 +219,19 @@ def test_peak_memory_is_the_output_plus_per_thread_scratch():
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         assert peak <= w.nbytes + threads * per_thread, (init, peak / w.nbytes)
+
+
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
+def test_a_forked_child_can_still_sample_on_threads():
+    """Worker threads do not survive fork(); the child must not wait on them."""
+    import multiprocessing
+
+    winit.normal((4, _engine.CHUNK), 0, threads=2)  # the parent's pool exists now
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        child = pool.apply_async(_sample_in_child).get(timeout=20)
+    assert np.array_equal(child, winit.normal((4, _engine.CHUNK), 0, threads=2))
+
+
+def _sample_in_child() -> np.ndarray:
+    return winit.normal((4, _engine.CHUNK), 0, threads=2)
