@@ -1,6 +1,6 @@
 """Elementwise distributions and their chunk samplers.
 
-Each sampler writes the first ``n`` values of a chunk from the chunk's Philox
+Each sampler writes the first ``n`` values of a chunk from the chunk's
 stream (see :mod:`winit._engine`). Value ``j`` of a chunk depends only on the
 stream and ``j``: asking for a longer prefix extends a shorter one, which is
 what makes shards and thread counts invisible.
@@ -18,8 +18,10 @@ Uniform: the top 24 (float32) or 53 (float64) bits of a stream word, scaled.
 
 Truncated normal: exact. When the interval holds at least
 :data:`REJECTION_MIN_MASS` of the normal's mass, each value is a normal draw,
-and a draw outside the interval is replaced by the next accepted draw of a
-second stream of the same chunk (a draw conditioned on lying inside).
+and the draws outside the interval are replaced, in order, by the accepted
+draws of a spare sequence (draws conditioned on lying inside): the group of
+pairs that follows the chunk's pairs in its stream, then, if more are needed,
+whole chunks of further streams of the same chunk.
 Otherwise every value is the inverse CDF of a 53-bit uniform, computed in
 float64 in log space so that far tails keep their precision.
 """
@@ -95,18 +97,25 @@ def box_muller(
     Pair ``p`` of uniforms gives ``r cos(theta)`` at element ``g * 2G + w`` and
     ``r sin(theta)`` at element ``g * 2G + G + w`` (``g, w = divmod(p, G)``,
     ``G`` = :data:`GROUP`). If ``spare`` (``2 G`` values) is given, it receives
-    the first group of stream ``purpose + 1``, computed in the same passes.
+    the group of pairs that follows a whole chunk's pairs in the same stream,
+    computed in the same passes.
     """
     n = out.shape[0]
     dt = out.dtype
     groups = -(-n // (2 * GROUP))
     m = groups * GROUP
     words_per_pair = 1 if dt == np.float32 else 2
-    words = _words(streams.at(purpose), m * words_per_pair)
+    bitgen = streams.at(purpose)
     total = m
-    if spare is not None:
-        extra = _words(streams.at(purpose + 1), GROUP * words_per_pair)
-        words = np.concatenate((words, extra))
+    if spare is None:
+        words = _words(bitgen, m * words_per_pair)
+    else:
+        # the spare group follows the pairs of a whole chunk in the same stream
+        whole = (CHUNK // 2) * words_per_pair
+        stream = _words(bitgen, whole + GROUP * words_per_pair)
+        words = stream if m * words_per_pair == whole else np.concatenate(
+            (stream[: m * words_per_pair], stream[whole:])
+        )
         total += GROUP
     radius_bits, angle_bits, resolution = _pair_bits(words, dt)
     r = streams.scratch(dt, total, slot=2)
@@ -288,12 +297,12 @@ class TruncatedNormal:
             out[failed] = self._spares(streams, failed.size, spare)
 
     def _spares(self, streams: Streams, count: int, first_group: np.ndarray) -> np.ndarray:
-        """The first ``count`` accepted draws of the spare streams (purposes 1, 2, ...)
-        in order; ``first_group`` holds the first group of purpose 1, already drawn."""
+        """The first ``count`` accepted draws of the spare sequence: ``first_group``
+        (the group after the chunk's pairs), then whole chunks of the streams of
+        purposes 1, 2, ..."""
         accepted = first_group[~self._outside(streams, first_group)]
-        if accepted.shape[0] >= count:
-            return accepted[:count]
-        found: list[np.ndarray] = []
+        found = [accepted[:count]]
+        count -= found[0].shape[0]
         purpose = 1
         while count > 0:
             candidates = np.empty(CHUNK, dtype=first_group.dtype)
@@ -302,7 +311,7 @@ class TruncatedNormal:
             found.append(take)
             count -= take.shape[0]
             purpose += 1
-        return np.concatenate(found)
+        return found[0] if len(found) == 1 else np.concatenate(found)
 
     def _fill_by_inversion(self, streams: Streams, out: np.ndarray) -> None:
         n = out.shape[0]

@@ -3,10 +3,12 @@ buffers.
 
 Every random initializer turns ``rng`` into a 128-bit *key* (two 64-bit words
 drawn from ``numpy.random.default_rng(rng)``). The flattened output is cut into
-chunks of :data:`CHUNK` elements; chunk ``c`` is sampled from its own Philox4x64
-stream whose counter starts at ``(0, 0, c, purpose)``. A chunk's values depend
-only on (key, chunk index, distribution, dtype), never on which thread makes it
-or on how much of the array is asked for, so
+chunks of :data:`CHUNK` elements; chunk ``c`` is sampled from its own stream,
+``numpy.random.SFC64(numpy.random.SeedSequence(key, spawn_key=(c, purpose)))``:
+numpy's own recipe for independent parallel streams, with its fastest bit
+generator. A chunk's values depend only on (key, chunk index, distribution,
+dtype), never on which thread makes it or on how much of the array is asked
+for, so
 
 * the result is the same for any number of threads, and
 * any contiguous range of the flattened output (a shard of leading-axis rows)
@@ -124,7 +126,7 @@ def _default_rng(rng: Any) -> np.random.Generator:
 
 
 def key_from(generator: np.random.Generator) -> np.ndarray:
-    """Draw a 128-bit Philox key from ``generator`` (advancing it)."""
+    """Draw a 128-bit key from ``generator`` (advancing it)."""
     return generator.integers(0, 2**64, size=2, dtype=np.uint64)
 
 
@@ -132,28 +134,35 @@ def key_from(generator: np.random.Generator) -> np.ndarray:
 
 
 class Streams:
-    """A thread's Philox generator, re-keyed for each (chunk, purpose)."""
+    """A thread's bit generator, re-seeded for each (chunk, purpose)."""
 
     def __init__(self) -> None:
-        self.bitgen = np.random.Philox(0)
+        self.bitgen = np.random.SFC64(0)
         self.generator = np.random.Generator(self.bitgen)
-        self.key = np.zeros(2, dtype=np.uint64)
+        self.entropy: list[int] = [0, 0]
         self.chunk = 0
         self._scratch: dict[tuple[str, int], np.ndarray] = {}
 
-    def at(self, purpose: int = 0) -> np.random.Philox:
-        """The bit generator positioned at the start of (key, chunk, purpose)."""
+    @property
+    def key(self) -> list[int]:
+        return self.entropy
+
+    @key.setter
+    def key(self, key: np.ndarray) -> None:
+        self.entropy = [int(word) for word in key]
+
+    def at(self, purpose: int = 0) -> np.random.SFC64:
+        """The bit generator at the start of the stream of (key, chunk, purpose):
+        in the state ``SFC64(SeedSequence(key, spawn_key=(chunk, purpose)))`` has."""
+        seed = np.random.SeedSequence(self.entropy, spawn_key=(self.chunk, purpose))
+        a, b, c = seed.generate_state(3, np.uint64)
         self.bitgen.state = {
-            "bit_generator": "Philox",
-            "state": {
-                "counter": np.array([0, 0, self.chunk, purpose], dtype=np.uint64),
-                "key": self.key,
-            },
-            "buffer": np.zeros(4, dtype=np.uint64),
-            "buffer_pos": 4,
+            "bit_generator": "SFC64",
+            "state": {"state": np.array([a, b, c, 1], dtype=np.uint64)},
             "has_uint32": 0,
             "uinteger": 0,
         }
+        self.bitgen.random_raw(_SFC64_WARM_UP)  # as numpy's SFC64 seeding does
         return self.bitgen
 
     def scratch(self, dtype: np.dtype, n: int, slot: int = 0) -> np.ndarray:
@@ -166,6 +175,7 @@ class Streams:
         return buf[:n]
 
 
+_SFC64_WARM_UP = 12
 _local = threading.local()
 
 
