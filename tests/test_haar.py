@@ -1,0 +1,66 @@
+"""Orthogonal weights are Haar distributed: checked against laws derived from the
+Haar measure, which a QR without the sign correction (or a wrong reflector) breaks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import winit
+
+from .stats import Z, check_ks
+
+
+def _matrices(shape, count, dtype="float64", layout="torch"):
+    gen = np.random.default_rng(20261124)
+    return np.stack([winit.orthogonal(shape, gen, dtype=dtype, layout=layout) for _ in range(count)])
+
+
+@pytest.mark.parametrize("n", [2, 3, 5])
+def test_trace_has_the_haar_moments(n):
+    """For Q Haar on O(n), n >= 2: E[tr Q] = 0 and E[(tr Q)^2] = 1 (Diaconis & Shahshahani,
+    1994). A QR without the sign correction has E[tr Q] far from 0."""
+    count = 8000
+    traces = np.trace(_matrices((n, n), count), axis1=1, axis2=2)
+    # tr Q has variance 1: the mean is within Z / sqrt(count) of 0
+    assert abs(traces.mean()) <= Z / np.sqrt(count)
+    # (tr Q)^2 has mean 1; its variance is E[tr^4] - 1 <= 3 - 1 = 2 for n >= 4 and
+    # smaller below, so the bound below is conservative
+    assert abs((traces**2).mean() - 1.0) <= Z * np.sqrt(2.0 / count)
+
+
+def test_determinant_signs_are_equally_likely():
+    count = 4000
+    dets = np.linalg.det(_matrices((4, 4), count))
+    assert np.allclose(np.abs(dets), 1.0)
+    plus = int((dets > 0).sum())
+    assert stats.binomtest(plus, count, 0.5).pvalue > 1e-4
+
+
+@pytest.mark.parametrize(
+    ("shape", "layout"), [((40, 40), "torch"), ((60, 25), "torch"), ((25, 60), "torch"),
+                          ((25, 60), "xw"), ((7, 9, 3), "xw")]
+)
+def test_every_entry_has_the_haar_marginal(shape, layout):
+    """An entry of a Haar matrix with orthonormal vectors of length p squares to
+    Beta(1/2, (p - 1)/2): the squared coordinate of a uniform point on the sphere S^{p-1}."""
+    count = 400
+    mats = _matrices(shape, count, layout=layout)
+    units = shape[-1] if layout == "xw" else shape[0]
+    p = max(units, int(np.prod(shape)) // units)
+    law = stats.beta(0.5, (p - 1) / 2)
+    flat = mats.reshape(count, -1)
+    # the first, last and a middle entry: built from the longest, shortest and a middle reflector
+    for index in (0, flat.shape[1] - 1, flat.shape[1] // 2):
+        check_ks(flat[:, index] ** 2, law)
+    # entries are symmetric about zero
+    signs = int((flat[:, -1] > 0).sum())
+    assert stats.binomtest(signs, count, 0.5).pvalue > 1e-4
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_float32_and_float64_are_orthogonal_to_working_precision(dtype):
+    w = winit.orthogonal((512, 384), 0, dtype=dtype, gain=1.5).astype(np.float64)
+    tol = {"float32": 1e-5, "float64": 1e-12}[dtype]
+    assert np.abs(w.T @ w - 1.5**2 * np.eye(384)).max() < tol
