@@ -37,7 +37,7 @@ from typing import cast
 import numpy as np
 from scipy import special
 
-from ._engine import CHUNK, Streams
+from ._engine import CHUNK, Streams, clamp, clamp_bounds
 
 GROUP = 2048
 """Box-Muller pairs per group: a group is GROUP cosines followed by GROUP sines."""
@@ -236,6 +236,7 @@ class Uniform:
 
     def fill(self, streams: Streams, out: np.ndarray) -> None:
         uniform_bits(streams, out, self.low, self.high - self.low)
+        clamp(out, clamp_bounds(self, out.dtype))  # low + width u may round to high
 
     def support(self) -> tuple[float, float, bool]:
         return self.low, self.high, True
@@ -266,27 +267,32 @@ class TruncatedNormal:
     def fill(self, streams: Streams, out: np.ndarray) -> None:
         if self.mass >= REJECTION_MIN_MASS:
             self._fill_by_rejection(streams, out)
+            if self.mean == 0.0:
+                return  # inside the zero-mean bounds, rounded inward: done
         else:
             self._fill_by_inversion(streams, out)
             if self.std != 1.0:
                 out *= out.dtype.type(self.std)
         if self.mean != 0.0:
             out += out.dtype.type(self.mean)
+        clamp(out, clamp_bounds(self, out.dtype))
 
     def _outside(self, streams: Streams, values: np.ndarray) -> np.ndarray:
-        """A mask of the values (of a zero-mean draw) outside [lower std, upper std]."""
+        """A mask of the values of a zero-mean draw outside its support (rounded inward)."""
         n = values.shape[0]
-        dt = values.dtype.type
-        lo, hi = dt(self.lower * self.std), dt(self.upper * self.std)
+        centred = TruncatedNormal(0.0, self.std, self.lower, self.upper)
+        lo, hi = clamp_bounds(centred, values.dtype) or (None, None)
         mask = streams.scratch(np.dtype(bool), n, slot=5)
-        if lo == -hi:
+        if lo is not None and hi is not None and lo == -hi:
             magnitude = streams.scratch(values.dtype, n, slot=7)
             np.abs(values, out=magnitude)
             return np.greater(magnitude, hi, out=mask)
-        above = streams.scratch(np.dtype(bool), n, slot=8)
-        np.less(values, lo, out=mask)
-        np.greater(values, hi, out=above)
-        return np.logical_or(mask, above, out=mask)
+        mask[...] = False
+        if lo is not None:
+            np.less(values, lo, out=mask)
+        if hi is not None:
+            mask |= values > hi
+        return mask
 
     def _fill_by_rejection(self, streams: Streams, out: np.ndarray) -> None:
         spare = streams.scratch(out.dtype, 2 * GROUP, slot=4)

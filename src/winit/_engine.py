@@ -350,8 +350,9 @@ class Sampler(Protocol):
 
     def fill(self, streams: Streams, out: np.ndarray) -> None:
         """Write the first ``len(out)`` values of the current chunk into ``out``
-        (a contiguous array of the compute dtype). Values must not depend on
-        ``len(out)``: a longer prefix extends a shorter one."""
+        (a contiguous array of the compute dtype), inside :meth:`support` as
+        rounded inward to that dtype. Values must not depend on ``len(out)``: a
+        longer prefix extends a shorter one."""
 
     def support(self) -> tuple[float, float, bool] | None:
         """``(low, high, high_is_open)`` if the support is bounded, else None."""
@@ -381,6 +382,7 @@ def _chunks(start: int, stop: int) -> Iterator[tuple[int, int, int]]:
         yield c, max(start, c * CHUNK), min(stop, (c + 1) * CHUNK)
 
 
+@functools.lru_cache(maxsize=256)
 def clamp_bounds(sampler: Sampler, dtype: np.dtype) -> tuple[Any, Any] | None:
     """The support of ``sampler`` rounded inward to ``dtype``, or None if unbounded."""
     support = sampler.support()
@@ -404,7 +406,10 @@ def sample(sampler: Sampler, request: Request) -> np.ndarray:
     """Fill the request's output with ``sampler``, chunk by chunk, on its threads."""
     out = request.allocate()
     check_range(sampler, request.dtype)
-    bounds = clamp_bounds(sampler, request.dtype)
+    # samplers keep to their support in the compute dtype; rounding to a narrower
+    # dtype may leave it, and is then undone
+    narrower = request.dtype != compute_dtype(request.dtype)
+    bounds = clamp_bounds(sampler, request.dtype) if narrower else None
     fill_flat(sampler, out, request.key, request.start, request.stop, request.threads, bounds)
     return out
 
@@ -443,7 +448,7 @@ def fill_flat(
                 sampler.fill(s, buf)
                 np.copyto(dest, buf[first:end], casting="unsafe")
         if bounds is not None:
-            _clamp(dest, bounds)
+            clamp(dest, bounds)
         if flat is None:
             out.flat[lo - start : hi - start] = dest
 
@@ -451,7 +456,10 @@ def fill_flat(
     run_tasks(tasks, threads)
 
 
-def _clamp(values: np.ndarray, bounds: tuple[Any, Any]) -> None:
+def clamp(values: np.ndarray, bounds: tuple[Any, Any] | None) -> None:
+    """Clip ``values`` in place to ``bounds`` from :func:`clamp_bounds`."""
+    if bounds is None:
+        return
     lo, hi = bounds
     if lo is not None and hi is not None:
         np.clip(values, lo, hi, out=values)
