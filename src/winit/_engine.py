@@ -363,6 +363,9 @@ class Sampler(Protocol):
     def describe(self) -> str:
         """A short description for error messages."""
 
+    def __hash__(self) -> int:
+        """Samplers are immutable values (bounds are cached per sampler)."""
+
 
 def check_range(sampler: Sampler, dtype: np.dtype) -> None:
     """Refuse a sampler whose values cannot be represented in ``dtype``."""

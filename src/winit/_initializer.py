@@ -10,8 +10,8 @@ configuration fails when it is written, not at the first call.
 from __future__ import annotations
 
 import inspect
-import sys
 import numbers
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
