@@ -1,5 +1,4 @@
-"""The random engine: keys, chunked counter-based streams, threads and output
-buffers.
+"""The random engine: keys, per-chunk streams, threads and output buffers.
 
 Every random initializer turns ``rng`` into a 128-bit *key* (two 64-bit words
 drawn from ``numpy.random.default_rng(rng)``). The flattened output is cut into
@@ -96,15 +95,14 @@ def round_inward(value: float, dtype: np.dtype, direction: int) -> Any:
 
 def _step(x: np.ndarray, direction: int) -> np.ndarray:
     """One ulp from ``x`` towards +inf (direction=+1) or -inf (-1), any IEEE format."""
+    value = float(x)
     bits = x.view(f"u{x.dtype.itemsize}").copy()
-    negative = float(x) < 0 or (float(x) == 0 and np.signbit(x.astype(np.float32)))
-    if float(x) == 0:
-        # from +-0 the next value is the smallest subnormal of the wanted sign
-        bits[...] = 1
-        out = bits.view(x.dtype)
-        return -out if direction < 0 else out
-    # moving away from zero increases the magnitude bits
-    if (direction > 0) != negative:
+    if value == 0:
+        bits[...] = 1  # the smallest subnormal, given the wanted sign below
+        smallest = bits.view(x.dtype)
+        return smallest if direction > 0 else -smallest
+    # a step away from zero increases the magnitude bits
+    if (direction > 0) == (value > 0):
         bits += 1
     else:
         bits -= 1
