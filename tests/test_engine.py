@@ -235,3 +235,17 @@ def test_a_forked_child_can_still_sample_on_threads():
 
 def _sample_in_child() -> np.ndarray:
     return winit.normal((4, _engine.CHUNK), 0, threads=2)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("value", [1.0, -1.0, 0.1, -0.1, 1e-3, 65000.0, 0.0])
+def test_bounds_round_inward(dtype, value):
+    """Support bounds are rounded to the nearest representable value inside them."""
+    up = _engine.round_inward(value, np.dtype(dtype), +1)
+    down = _engine.round_inward(value, np.dtype(dtype), -1)
+    assert float(down) <= value <= float(up)
+    exact = np.asarray(value, dtype=np.float64).astype(dtype)
+    if float(exact) == value:
+        assert up == down == exact
+    else:  # neighbours: nothing representable lies strictly between them
+        assert np.nextafter(down, dtype(np.inf)) == up
