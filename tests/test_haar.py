@@ -14,7 +14,9 @@ from .stats import Z, check_ks
 
 def _matrices(shape, count, dtype="float64", layout="torch"):
     gen = np.random.default_rng(20261124)
-    return np.stack([winit.orthogonal(shape, gen, dtype=dtype, layout=layout) for _ in range(count)])
+    return np.stack(
+        [winit.orthogonal(shape, gen, dtype=dtype, layout=layout) for _ in range(count)]
+    )
 
 
 @pytest.mark.parametrize("n", [2, 3, 5])
@@ -39,8 +41,14 @@ def test_determinant_signs_are_equally_likely():
 
 
 @pytest.mark.parametrize(
-    ("shape", "layout"), [((40, 40), "torch"), ((60, 25), "torch"), ((25, 60), "torch"),
-                          ((25, 60), "xw"), ((7, 9, 3), "xw")]
+    ("shape", "layout"),
+    [
+        ((40, 40), "torch"),
+        ((60, 25), "torch"),
+        ((25, 60), "torch"),
+        ((25, 60), "xw"),
+        ((7, 9, 3), "xw"),
+    ],
 )
 def test_every_entry_has_the_haar_marginal(shape, layout):
     """An entry of a Haar matrix with orthonormal vectors of length p squares to

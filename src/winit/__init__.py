@@ -10,6 +10,7 @@ initializer. See https://winit.readthedocs.io and ``docs/``.
 ((784, 256), dtype('float32'))
 """
 
+from . import propagation
 from ._constant import constant, ones, zeros
 from ._fans import fans
 from ._gains import gain
@@ -62,6 +63,7 @@ __all__ = [
     "normal",
     "ones",
     "orthogonal",
+    "propagation",
     "sparse",
     "truncated_normal",
     "uniform",

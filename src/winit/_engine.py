@@ -63,7 +63,13 @@ def as_dtype(dtype: Any) -> np.dtype:
     except TypeError:
         msg = f"dtype={dtype!r} is not a numpy dtype; allowed are {', '.join(_FLOAT_NAMES)}"
         raise TypeError(msg) from None
-    if dt.name in _FLOAT_NAMES and dt.isnative:
+    if dt.name in _FLOAT_NAMES and not dt.isnative:
+        msg = (
+            f"dtype={dt.str!r} is {dt.name} in non-native byte order; pass the native "
+            f"{dt.name} and byte-swap the result if needed"
+        )
+        raise TypeError(msg)
+    if dt.name in _FLOAT_NAMES:
         return dt
     msg = f"dtype={dt.name!r} is not supported; allowed are {', '.join(_FLOAT_NAMES)}"
     raise TypeError(msg)

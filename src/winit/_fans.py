@@ -99,7 +99,10 @@ class FanSpec:
         receptive = check.prod(
             d for i, d in enumerate(shape) if i not in ins and i not in outs and i not in batch
         )
-        for side in missing:
+        # the grouped side is checked even when its fan is not needed, so that a
+        # shape no grouped convolution can have fails in every mode
+        sides = [*missing, grouped] if self.groups > 1 and grouped not in missing else missing
+        for side in sides:
             axes_ = ins if side == "in" else outs
             channels = check.prod(shape[a] for a in axes_)
             if side == grouped and self.groups > 1:
@@ -111,7 +114,8 @@ class FanSpec:
                     )
                     raise ValueError(msg)
                 channels //= self.groups
-            result[side] = channels * receptive
+            if side in missing:
+                result[side] = channels * receptive
         return result
 
     def fan(self, shape: tuple[int, ...], mode: str) -> float:

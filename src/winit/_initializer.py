@@ -9,6 +9,7 @@ configuration fails when it is written, not at the first call.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import numbers
 import sys
@@ -76,7 +77,8 @@ class Definition:
                 and isinstance(value, numbers.Real)
                 and not isinstance(value, bool)
             ):
-                full[key] = float(value)
+                with contextlib.suppress(OverflowError):  # too large: the builder refuses it
+                    full[key] = float(value)
         return full
 
 

@@ -44,7 +44,11 @@ def _literal(text: str) -> Any:
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
-        return text
+        pass
+    unsigned = text[1:] if text[:1] in ("+", "-") else text
+    if unsigned.lower() in ("inf", "infinity"):
+        return float(text)  # infinite truncation bounds, which are no Python literals
+    return text
 
 
 def parse_assignments(items: list[str], what: str) -> dict[str, Any]:
@@ -57,6 +61,21 @@ def parse_assignments(items: list[str], what: str) -> dict[str, Any]:
             raise ValueError(msg)
         config[key.strip()] = _literal(value.strip())
     return config
+
+
+def _split_settings(spec: str) -> list[str]:
+    """Split ``'k=v,k=(1, 2)'`` at the commas outside brackets (tuples and lists are values)."""
+    items, depth, start = [], 0, 0
+    for i, char in enumerate(spec):
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            items.append(spec[start:i])
+            start = i + 1
+    items.append(spec[start:])
+    return items
 
 
 def get(identifier: Any, **config: Any) -> Initializer:
@@ -103,7 +122,7 @@ def get(identifier: Any, **config: Any) -> Initializer:
         name, _, spec = identifier.partition(":")
         base = _lookup(name.strip())
         if spec.strip():
-            base = base.configure(**parse_assignments(spec.split(","), "the setting"))
+            base = base.configure(**parse_assignments(_split_settings(spec), "the setting"))
     elif isinstance(identifier, Mapping):
         if "name" not in identifier:
             msg = f"a config dict needs a 'name' key; got keys {sorted(identifier)}"

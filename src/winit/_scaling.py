@@ -95,19 +95,19 @@ def variance_scaling(
     :math:`\sqrt{\mathrm{scale}/n} / 0.87962566` so that the *truncated*
     variance is still scale/n (Keras and JAX make the same correction).
 
-    ==========================  =====  =========  ====================
-    named scheme                scale  mode       distribution
-    ==========================  =====  =========  ====================
-    ``lecun_normal``            1      fan_in     normal
-    ``lecun_uniform``           1      fan_in     uniform
-    ``lecun_truncated_normal``  1      fan_in     truncated_normal
-    ``glorot_normal``           g²     fan_avg    normal
-    ``glorot_uniform``          g²     fan_avg    uniform
-    ``glorot_truncated_normal`` g²     fan_avg    truncated_normal
-    ``he_normal``               g²     any        normal
-    ``he_uniform``              g²     any        uniform
-    ``he_truncated_normal``     g²     any        truncated_normal
-    ==========================  =====  =========  ====================
+    ===========================  =====  =========  ====================
+    named scheme                 scale  mode       distribution
+    ===========================  =====  =========  ====================
+    ``lecun_normal``             1      fan_in     normal
+    ``lecun_uniform``            1      fan_in     uniform
+    ``lecun_truncated_normal``   1      fan_in     truncated_normal
+    ``glorot_normal``            g²     fan_avg    normal
+    ``glorot_uniform``           g²     fan_avg    uniform
+    ``glorot_truncated_normal``  g²     fan_avg    truncated_normal
+    ``he_normal``                g²     any        normal
+    ``he_uniform``               g²     any        uniform
+    ``he_truncated_normal``      g²     any        truncated_normal
+    ===========================  =====  =========  ====================
 
     (g is ``gain`` for Glorot, default 1, and ``winit.gain(nonlinearity,
     negative_slope)`` for He, default √2.)

@@ -96,6 +96,13 @@ class Orthogonal:
     def sample(self, request: Request) -> np.ndarray:
         shape = request.shape
         axis, units, inputs = self.matrix(shape)
+        limit = engine.finfo_max(request.dtype)
+        if abs(self.gain) > limit:  # entries reach |gain| (a unit vector's coordinate is <= 1)
+            msg = (
+                f"gain={self.gain!r} is beyond the largest {request.dtype.name} "
+                f"({limit:.4g}); use a wider dtype"
+            )
+            raise ValueError(msg)
         if units * inputs == 0:
             return request.allocate()
         work = engine.compute_dtype(request.dtype)
@@ -242,9 +249,14 @@ class Sparse:
 def sparse(sparsity: float = 0.1, std: float = 0.01) -> Plan:
     r"""A 2-D weight with a fixed number of zeros in every column.
 
-    In every column, exactly :math:`k = \lceil \mathrm{sparsity} \cdot
-    \mathrm{rows} \rceil` entries, at uniformly random places, are 0; the
-    others are :math:`\mathcal{N}(0, \mathrm{std}^2)`. In the ``'xw'``
+    .. math::
+
+        W_{ij} = 0 \ \text{for } i \in Z_j, \qquad
+        W_{ij} \sim \mathcal{N}(0, \mathrm{std}^2) \ \text{otherwise}, \qquad
+        |Z_j| = k = \lceil \mathrm{sparsity} \cdot \mathrm{rows} \rceil
+
+    In every column :math:`j`, the :math:`k` zeros sit at uniformly random
+    places :math:`Z_j`; the others are independent normals. In the ``'xw'``
     layout ``(in, out)`` a column holds one unit's incoming weights, so every
     unit sees the same number of inputs, the scheme of Martens (2010); on a
     ``'torch'`` ``(out, in)`` weight it zeroes the same places as

@@ -34,7 +34,13 @@ def real(
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         msg = f"{name} must be a real number; got {value!r} of type {type(value).__name__}"
         raise TypeError(msg)
-    out = float(value)
+    try:
+        out = float(value)
+    except OverflowError:  # an int or Fraction beyond the float range
+        text = repr(value)
+        text = text if len(text) <= 40 else f"{text[:20]}...{text[-10:]}"
+        msg = f"{name}={text} is beyond the float64 range; {name} must be a finite number"
+        raise ValueError(msg) from None
     if math.isnan(out) or (math.isinf(out) and not allow_inf):
         allowed = "a number (not NaN)" if allow_inf else "a finite number"
         msg = f"{name}={value!r} is not allowed; {name} must be {allowed}"

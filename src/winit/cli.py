@@ -1,8 +1,11 @@
-"""The ``winit`` command line: list the catalog and sample an initializer.
+"""The ``winit`` command line: list the catalog, sample an initializer and
+follow a signal through a deep network.
 
 winit list
 winit sample NAME SHAPE... [--seed S] [--dtype D] [--layout L]
                            [--set key=value ...] [--save out.npy]
+winit propagate [--init NAME] [--compare NAME ...] [--activation A] [--depth L]
+                [--width N] [--batch B] [--seed S] [--plot out.png]
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 from . import __version__
 from ._fans import FAN_OPTIONS
 from ._fans import fans as compute_fans
+from ._propagation_cli import add_command as add_propagate_command
 from ._registry import aliases, catalog, get, parse_assignments
 
 
@@ -105,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 EXTRA_COMMANDS: list = []  # functions adding further subcommands (each sets ``run``)
+EXTRA_COMMANDS.append(add_propagate_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

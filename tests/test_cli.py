@@ -1,0 +1,226 @@
+"""The command line: ``winit list`` and ``winit sample``, in process through
+``winit.cli.main`` and once as ``python -m winit`` in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import winit
+from winit import _registry
+from winit.cli import main
+
+
+def _rows(text: str) -> dict[str, str]:
+    """The 'key  value' table the commands print."""
+    rows = {}
+    for line in text.strip().splitlines():
+        key, _, value = line.partition("  ")
+        rows[key.strip()] = value.strip()
+    return rows
+
+
+def _numbers(text: str) -> dict[str, float]:
+    return {k: float(v) for k, v in re.findall(r"(\w+)=([-+0-9.e]+|inf|nan)", text)}
+
+
+def test_list_shows_every_name_with_its_formula(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in out.strip().splitlines()}
+    assert set(lines) == set(_registry.catalog())
+    for name, init in _registry.catalog().items():
+        assert init.formula in lines[name]
+    for alias, target in _registry.aliases().items():
+        assert alias in lines[target]
+
+
+def test_sample_prints_fans_target_and_sample(capsys):
+    assert main(["sample", "he_normal", "784", "256", "--seed", "1"]) == 0
+    rows = _rows(capsys.readouterr().out)
+    assert rows["initializer"] == "winit.he_normal"
+    assert rows["formula"] == winit.he_normal.formula
+    assert rows["shape"] == "(784, 256)"
+    assert rows["dtype"] == "float32"
+    assert _numbers(rows["fans"]) == {"fan_in": 784, "fan_out": 256}
+    mean, std = winit.he_normal.moments((784, 256))
+    target = _numbers(rows["target"])
+    assert target["mean"] == pytest.approx(mean, abs=1e-6)
+    assert target["std"] == pytest.approx(std, rel=1e-5)
+    w = winit.he_normal((784, 256), 1).astype(np.float64)
+    sample = _numbers(rows["sample"])
+    assert sample["mean"] == pytest.approx(w.mean(), rel=1e-5, abs=1e-9)
+    assert sample["std"] == pytest.approx(w.std(), rel=1e-5)
+    assert sample["min"] == pytest.approx(w.min(), rel=1e-5)
+    assert sample["max"] == pytest.approx(w.max(), rel=1e-5)
+    # and the sample agrees with the target: 200,704 values resolve the std to ~1%
+    assert sample["std"] == pytest.approx(target["std"], rel=0.01)
+
+
+def test_sample_with_settings_and_layout(capsys):
+    argv = [
+        "sample",
+        "he_uniform",
+        "64",
+        "32",
+        "3",
+        "3",
+        "--layout",
+        "torch",
+        "--set",
+        "mode='fan_out'",
+        "--set",
+        "nonlinearity=leaky_relu",
+        "--set",
+        "negative_slope=0.2",
+        "--dtype",
+        "float64",
+        "--seed",
+        "4",
+    ]
+    assert main(argv) == 0
+    rows = _rows(capsys.readouterr().out)
+    init = winit.he_uniform.configure(
+        layout="torch", mode="fan_out", nonlinearity="leaky_relu", negative_slope=0.2
+    )
+    assert rows["initializer"] == repr(init)
+    assert rows["dtype"] == "float64"
+    assert _numbers(rows["fans"]) == {"fan_in": 288, "fan_out": 576}
+    assert _numbers(rows["target"])["std"] == pytest.approx(
+        init.moments((64, 32, 3, 3))[1], rel=1e-5
+    )
+
+
+def test_sample_a_name_with_inline_configuration(capsys):
+    assert main(["sample", "normal:std=0.02,mean=1", "100", "--seed", "0"]) == 0
+    rows = _rows(capsys.readouterr().out)
+    assert "fans" not in rows  # no fan options
+    assert _numbers(rows["target"]) == {"mean": 1.0, "std": 0.02}
+
+
+def test_settings_take_infinite_bounds(capsys):
+    argv = ["sample", "truncated_normal", "1000", "--set", "lower=0", "--set", "upper=inf"]
+    assert main(argv) == 0
+    rows = _rows(capsys.readouterr().out)
+    assert rows["initializer"] == "winit.truncated_normal.configure(lower=0.0, upper=inf)"
+    assert _numbers(rows["sample"])["min"] >= 0
+
+
+def test_save_writes_the_same_array_as_the_initializer(tmp_path, capsys):
+    path = tmp_path / "w.npy"
+    argv = [
+        "sample",
+        "glorot_uniform",
+        "30",
+        "20",
+        "--seed",
+        "7",
+        "--dtype",
+        "float16",
+        "--save",
+        str(path),
+    ]
+    assert main(argv) == 0
+    rows = _rows(capsys.readouterr().out)
+    assert rows["saved"] == str(path)
+    saved = np.load(path)
+    expected = winit.glorot_uniform((30, 20), 7, dtype="float16")
+    assert saved.dtype == expected.dtype and np.array_equal(saved, expected)
+
+
+def test_sample_threads_do_not_change_the_result(tmp_path, capsys):
+    one, two = tmp_path / "1.npy", tmp_path / "2.npy"
+    for path, threads in ((one, "1"), (two, "2")):
+        assert (
+            main(["sample", "orthogonal", "40", "30", "--threads", threads, "--save", str(path)])
+            == 0
+        )
+    capsys.readouterr()
+    assert np.array_equal(np.load(one), np.load(two))
+    assert np.array_equal(np.load(one), winit.orthogonal((40, 30), 0))  # seed 0 by default
+
+
+def test_an_empty_sample_has_no_sample_row(capsys):
+    assert main(["sample", "zeros", "0", "5"]) == 0
+    rows = _rows(capsys.readouterr().out)
+    assert "sample" not in rows and rows["shape"] == "(0, 5)"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["sample", "he_norml", "3", "3"], "'he_norml' is not a winit initializer"),
+        (["sample", "he_normal", "3"], "fan_in="),
+        (["sample", "he_normal", "3", "-3"], "negative dimension -3"),
+        (["sample", "normal", "3", "--dtype", "int32"], "dtype='int32' is not supported"),
+        (["sample", "normal", "3", "--set", "std"], "--set 'std' is not of the form key=value"),
+        (["sample", "normal", "3", "--set", "std=-1"], "std=-1.0 is out of range"),
+        (["sample", "normal", "3", "--set", "sd=1"], "unknown configuration key 'sd'"),
+        (["sample", "normal", "3", "--layout", "torch"], "unknown configuration key 'layout'"),
+        (["sample", "normal", "3", "--threads", "0"], "threads=0 is out of range"),
+        (["sample", "normal", "3", "--seed", "-1"], "rng=-1"),
+        (["sample", "sparse", "3", "4", "5"], "sparse needs a 2-D shape"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message(argv, message, capsys):
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"winit {argv[0]}: error: ")
+    assert message in captured.err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["frobnicate"],
+        ["sample"],
+        ["sample", "he_normal"],
+        ["sample", "he_normal", "3x"],
+        ["sample", "normal", "3", "--layout", "nchw"],
+        ["sample", "normal", "3", "--seed", "a"],
+    ],
+)
+def test_usage_errors_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert "usage: winit" in capsys.readouterr().err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"winit {winit.__version__}"
+
+
+def test_python_dash_m_winit(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "WINIT_THREADS"}
+    done = subprocess.run(
+        [sys.executable, "-m", "winit", "list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "he_normal" in done.stdout and "kaiming_normal" in done.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "winit", "sample", "nope", "3"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert bad.returncode == 2 and "'nope' is not a winit initializer" in bad.stderr

@@ -1,0 +1,216 @@
+"""normal, truncated_normal and uniform draw from the distributions their
+documentation states: Kolmogorov-Smirnov and moment tests on large fixed-seed
+samples against scipy.stats distributions built here from the documented
+formulas, support checks in every dtype, and the analytic moments."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import winit
+
+from .stats import check_ks, check_moments
+from .strategies import DTYPES, FLOAT_DTYPES
+
+N = 400_000  # KS: detects a CDF error of about 1.9 / sqrt(N) = 0.003 at alpha = 1e-4
+
+NORMALS = [(0.0, 1.0), (1.5, 0.02), (-3.0, 7.0)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(("mean", "std"), NORMALS)
+def test_normal_fits_scipy_norm(mean, std, dtype):
+    w = winit.normal((N,), 101, dtype=dtype, mean=mean, std=std)
+    expected = stats.norm(loc=mean, scale=std)
+    check_ks(w, expected)
+    check_moments(w, expected)
+
+
+# (lower, upper) in standard deviations of the untruncated normal: symmetric,
+# asymmetric, one-sided, one-sided tails and intervals of very low mass (which
+# need a sampler other than rejection)
+BOUNDS = [
+    (-2.0, 2.0),
+    (-1.0, 3.0),
+    (-1.0, 0.5),
+    (-math.inf, 0.5),
+    (0.3, math.inf),
+    (-math.inf, math.inf),
+    (-0.2, 0.3),
+    (3.0, 5.0),
+    (-5.0, -3.0),
+    (2.5, math.inf),
+    (-math.inf, -4.0),
+    (8.0, 8.5),
+]
+
+
+def test_the_bounds_cover_high_and_very_low_mass():
+    masses = [stats.norm.cdf(b) - stats.norm.cdf(a) for a, b in BOUNDS]
+    assert max(masses) == 1.0 and min(masses) < 1e-10
+    assert sum(m < 0.05 for m in masses) >= 4
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(("lower", "upper"), BOUNDS)
+def test_truncated_normal_fits_scipy_truncnorm(lower, upper, dtype):
+    mean, std = 0.5, 2.0  # std is the standard deviation *before* truncation
+    w = winit.truncated_normal(
+        (N // 2,), 202, dtype=dtype, mean=mean, std=std, lower=lower, upper=upper
+    )
+    expected = stats.truncnorm(lower, upper, loc=mean, scale=std)
+    check_ks(w, expected)
+    check_moments(w, expected)
+    low, high = mean + lower * std, mean + upper * std
+    assert w.min() >= low and w.max() <= high
+
+
+def test_truncated_normal_default_is_two_standard_deviations():
+    w = winit.truncated_normal((N // 2,), 7, dtype="float64", std=0.02)
+    expected = stats.truncnorm(-2, 2, scale=0.02)
+    check_ks(w, expected)
+    assert abs(w).max() <= 0.04
+    # the sample's std is that of the truncated law, about 0.88 of std
+    assert abs(w.std() / 0.02 - expected.std() / 0.02) < 0.01
+
+
+UNIFORMS = [(0.0, 1.0), (-3.0, 5.0), (1.0, 2.0), (-1e-3, 1e-3), (100.0, 100.5)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(("low", "high"), UNIFORMS)
+def test_uniform_fits_scipy_uniform(low, high, dtype):
+    w = winit.uniform((N,), 303, dtype=dtype, low=low, high=high)
+    expected = stats.uniform(loc=low, scale=high - low)
+    check_ks(w, expected)
+    check_moments(w, expected)
+    assert w.min() >= low and w.max() < high
+
+
+# -- support in every dtype -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("low", "high"), [*UNIFORMS, (0.1, 0.2), (-0.3, 0.7)])
+def test_uniform_never_reaches_high_after_rounding(low, high, dtype):
+    w = winit.uniform((200_000,), 11, dtype=dtype, low=low, high=high).astype(np.float64)
+    assert w.min() >= low and w.max() < high
+
+
+def test_rounding_to_float16_would_reach_high_without_care():
+    """The float16 check above has teeth: the float32 sample of the same seed has
+    values that round to 1.0 in float16 (all u > 1 - 2**-12)."""
+    w32 = winit.uniform((200_000,), 11, dtype="float32")
+    assert (w32.astype(np.float16) == 1.0).any()
+    assert winit.uniform((200_000,), 11, dtype="float16").max() < 1.0
+
+
+def test_rounding_to_bfloat16_would_reach_high_without_care():
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    w32 = winit.uniform((200_000,), 11, dtype="float32")
+    assert (w32.astype(ml_dtypes.bfloat16) == 1.0).any()
+    assert winit.uniform((200_000,), 11, dtype="bfloat16").astype(np.float32).max() < 1.0
+
+
+# bounds whose float16 neighbours lie outside them: 2.0019 is between the float16
+# values 2.0 and 2.001953, so a draw in (2.000977, 2.0019] rounds out of bounds
+TRUNCATIONS = [
+    (0.0, 1.0, -2.0019, 2.0019),
+    (0.0, 1.0, -0.1, 0.1),
+    (0.1, 1 / 3, -1.0, math.inf),
+    (0.0, 1.0, 3.0, 5.0),
+    (-1.0, 0.3, -math.inf, -1.5),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("mean", "std", "lower", "upper"), TRUNCATIONS)
+def test_truncated_normal_stays_inside_after_rounding(mean, std, lower, upper, dtype):
+    w = winit.truncated_normal(
+        (200_000,), 12, dtype=dtype, mean=mean, std=std, lower=lower, upper=upper
+    ).astype(np.float64)
+    assert w.min() >= mean + lower * std
+    assert w.max() <= mean + upper * std
+
+
+def test_rounding_to_float16_would_leave_the_truncation_without_care():
+    w32 = winit.truncated_normal((200_000,), 12, lower=-2.0019, upper=2.0019)
+    assert (np.abs(w32.astype(np.float16).astype(np.float64)) > 2.0019).any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_low_precision_samples_keep_the_distribution(dtype):
+    """Rounding to float16 or bfloat16 moves each value by at most half an ulp: the
+    moments are those of the law, within the sampling error."""
+    w = winit.normal((N,), 13, dtype=dtype, mean=0.5, std=2.0).astype(np.float64)
+    check_moments(w, stats.norm(0.5, 2.0))
+    t = winit.truncated_normal((N,), 13, dtype=dtype, lower=-1, upper=2).astype(np.float64)
+    check_moments(t, stats.truncnorm(-1, 2))
+
+
+# -- degenerate parameters ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("init", [winit.normal, winit.truncated_normal])
+def test_zero_std_gives_the_mean(init):
+    w = init((100,), 0, mean=0.25, std=0.0)
+    assert np.all(w == np.float32(0.25))
+
+
+# -- analytic moments -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("mean", "std"), NORMALS)
+def test_normal_moments(mean, std):
+    assert winit.normal.configure(mean=mean, std=std).moments((3, 4)) == pytest.approx(
+        (mean, std), rel=1e-14, abs=1e-14
+    )
+
+
+@pytest.mark.parametrize(("lower", "upper"), BOUNDS)
+def test_truncated_normal_moments(lower, upper):
+    init = winit.truncated_normal.configure(mean=0.5, std=2.0, lower=lower, upper=upper)
+    expected = stats.truncnorm(lower, upper, loc=0.5, scale=2.0)
+    assert init.moments((7,)) == pytest.approx((expected.mean(), expected.std()), rel=1e-6)
+
+
+@pytest.mark.parametrize(("low", "high"), UNIFORMS)
+def test_uniform_moments(low, high):
+    expected = stats.uniform(low, high - low)
+    got = winit.uniform.configure(low=low, high=high).moments((2,))
+    assert got == pytest.approx((expected.mean(), expected.std()), rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+def test_constant_values_are_exact(dtype):
+    assert np.all(winit.constant((3, 2), 0, dtype=dtype, value=0.1) == np.dtype(dtype).type(0.1))
+    assert np.all(winit.ones((4,), dtype=dtype) == 1) and np.all(winit.zeros(4, dtype=dtype) == 0)
+    assert winit.constant.configure(value=-2.5).moments((3,)) == (-2.5, 0.0)
+
+
+# -- the checks can fail ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "law",
+    [stats.norm(0.5, 2.0), stats.truncnorm(-1, 0.5, scale=2.0), stats.uniform(-3, 8)],
+    ids=["normal", "truncated_normal", "uniform"],
+)
+def test_the_checks_reject_a_scale_five_percent_off(law):
+    """At the smallest sample size used above (N / 2), a sample of the right family
+    with its scale 5% off fails both the KS and the moment check."""
+    gen = np.random.default_rng(2718)
+    mean = law.mean()
+    for factor in (1.05, 1 / 1.05):
+        wrong = mean + factor * (law.rvs(size=N // 2, random_state=gen) - mean)
+        with pytest.raises(AssertionError, match="KS statistic"):
+            check_ks(wrong, law)
+        with pytest.raises(AssertionError, match="variance"):
+            check_moments(wrong, law)
+    right = law.rvs(size=N // 2, random_state=gen)
+    check_ks(right, law)
+    check_moments(right, law)

@@ -1,0 +1,95 @@
+"""winit.gain returns the published gains (torch.nn.init.calculate_gain; He et
+al., 2015 for the rectifiers), written out here as numbers."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+
+import winit
+
+PUBLISHED = {
+    "linear": 1.0,
+    "conv1d": 1.0,
+    "conv2d": 1.0,
+    "conv3d": 1.0,
+    "conv_transpose1d": 1.0,
+    "conv_transpose2d": 1.0,
+    "conv_transpose3d": 1.0,
+    "sigmoid": 1.0,
+    "tanh": 5 / 3,
+    "relu": 1.4142135623730951,  # sqrt(2)
+    "leaky_relu": 1.4141428569978354,  # sqrt(2 / (1 + 0.01**2)), the default slope 0.01
+    "selu": 0.75,
+}
+
+
+@pytest.mark.parametrize(("nonlinearity", "value"), sorted(PUBLISHED.items()))
+def test_published_gains(nonlinearity, value):
+    got = winit.gain(nonlinearity)
+    assert type(got) is float
+    assert got == pytest.approx(value, rel=1e-15)
+
+
+def test_the_written_values_are_the_formulas():
+    assert PUBLISHED["relu"] == math.sqrt(2)
+    assert PUBLISHED["leaky_relu"] == pytest.approx(math.sqrt(2 / (1 + 0.01**2)), rel=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("slope", "value"),
+    [
+        (0.0, math.sqrt(2)),  # a ReLU
+        (0.01, math.sqrt(2 / 1.0001)),
+        (0.2, math.sqrt(2 / 1.04)),  # 1.3867504905630728
+        (1.0, 1.0),  # the identity
+        (-1.0, 1.0),  # |x|: the same second moment
+        (3.0, math.sqrt(0.2)),
+    ],
+)
+def test_leaky_relu_slope(slope, value):
+    assert winit.gain("leaky_relu", slope) == pytest.approx(value, rel=1e-15)
+
+
+def test_the_table_lists_every_known_name():
+    """The error for an unknown name lists the known ones: all of them are here."""
+    with pytest.raises(ValueError, match="nonlinearity='swish' is not one of") as info:
+        winit.gain("swish")
+    known = set(re.findall(r"'(\w+)'", str(info.value))) - {"swish"}
+    assert known == set(PUBLISHED)
+
+
+@pytest.mark.parametrize("nonlinearity", sorted(set(PUBLISHED) - {"leaky_relu"}))
+def test_param_is_only_for_leaky_relu(nonlinearity):
+    with pytest.raises(ValueError, match=r"param=0\.1 .*leaky_relu"):
+        winit.gain(nonlinearity, 0.1)
+    # None is the default, not a value
+    assert winit.gain(nonlinearity, None) == winit.gain(nonlinearity)
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "match"),
+    [
+        (("ReLU",), ValueError, "nonlinearity='ReLU'"),
+        (("",), ValueError, "nonlinearity=''"),
+        ((None,), TypeError, "nonlinearity must be a string"),
+        ((2,), TypeError, "nonlinearity must be a string"),
+        (("leaky_relu", float("nan")), ValueError, "param=nan"),
+        (("leaky_relu", float("inf")), ValueError, "param=inf"),
+        (("leaky_relu", "0.1"), TypeError, "param must be a real number"),
+        (("leaky_relu", True), TypeError, "param must be a real number"),
+    ],
+)
+def test_bad_arguments(args, error, match):
+    with pytest.raises(error, match=match):
+        winit.gain(*args)
+
+
+def test_the_reference_table_of_the_other_tests_agrees():
+    from . import reference
+
+    assert set(reference.GAINS) == set(PUBLISHED)
+    for name, value in PUBLISHED.items():
+        assert reference.GAINS[name] == pytest.approx(value, rel=1e-15)
