@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validation as check
-from ._engine import Request, finfo_max
+from ._engine import Request, check_magnitude
 from ._initializer import Plan, define
 
 
@@ -18,13 +18,7 @@ class Constant:
     value: float
 
     def sample(self, request: Request) -> np.ndarray:
-        limit = finfo_max(request.dtype)
-        if abs(self.value) > limit:
-            msg = (
-                f"value={self.value!r} is beyond the largest {request.dtype.name} "
-                f"({limit:.4g}); use a wider dtype"
-            )
-            raise ValueError(msg)
+        check_magnitude(f"value={self.value!r}", abs(self.value), request.dtype)
         out = request.allocate()
         out[...] = self.value
         return out

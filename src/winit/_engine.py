@@ -371,16 +371,21 @@ class Sampler(Protocol):
         """Samplers are immutable values (bounds are cached per sampler)."""
 
 
-def check_range(sampler: Sampler, dtype: np.dtype) -> None:
-    """Refuse a sampler whose values cannot be represented in ``dtype``."""
-    largest = sampler.max_abs(compute_dtype(dtype))
+def check_magnitude(what: str, largest: float, dtype: np.dtype) -> None:
+    """Refuse values of magnitude up to ``largest`` that ``dtype`` cannot represent;
+    ``what`` names the parameter or distribution responsible."""
     limit = finfo_max(dtype)
     if largest > limit:
         msg = (
-            f"{sampler.describe()} can produce values of magnitude up to {largest:.4g}, beyond "
-            f"the largest {dtype.name} ({limit:.4g}); use a wider dtype or smaller parameters"
+            f"{what} is beyond the largest {dtype.name} ({limit:.4g}): its values reach "
+            f"magnitude {largest:.4g}; use a wider dtype or smaller parameters"
         )
         raise ValueError(msg)
+
+
+def check_range(sampler: Sampler, dtype: np.dtype) -> None:
+    """Refuse a sampler whose values cannot be represented in ``dtype``."""
+    check_magnitude(sampler.describe(), sampler.max_abs(compute_dtype(dtype)), dtype)
 
 
 def _chunks(start: int, stop: int) -> Iterator[tuple[int, int, int]]:

@@ -96,13 +96,8 @@ class Orthogonal:
     def sample(self, request: Request) -> np.ndarray:
         shape = request.shape
         axis, units, inputs = self.matrix(shape)
-        limit = engine.finfo_max(request.dtype)
-        if abs(self.gain) > limit:  # entries reach |gain| (a unit vector's coordinate is <= 1)
-            msg = (
-                f"gain={self.gain!r} is beyond the largest {request.dtype.name} "
-                f"({limit:.4g}); use a wider dtype"
-            )
-            raise ValueError(msg)
+        # entries reach |gain|: a unit vector's coordinates are at most 1
+        engine.check_magnitude(f"gain={self.gain!r}", abs(self.gain), request.dtype)
         if units * inputs == 0:
             return request.allocate()
         work = engine.compute_dtype(request.dtype)
@@ -291,10 +286,7 @@ def sparse(sparsity: float = 0.1, std: float = 0.01) -> Plan:
 
 def _place(request: Request, index: tuple[np.ndarray, ...], value: float) -> np.ndarray:
     """Zeros with ``value`` at ``index`` (in whole-weight coordinates), for the requested rows."""
-    engine_max = engine.finfo_max(request.dtype)
-    if abs(value) > engine_max:
-        msg = f"gain={value!r} is beyond the largest {request.dtype.name}; use a wider dtype"
-        raise ValueError(msg)
+    engine.check_magnitude(f"gain={value!r}", abs(value), request.dtype)
     out = request.allocate()
     out[...] = 0
     if out.size == 0 or not request.shape:
