@@ -119,7 +119,12 @@ class Initializer:
         return MappingProxyType(self._config)
 
     def get_config(self) -> dict[str, Any]:
-        """A plain, JSON-ready dict: ``{'name': ..., **config}``; see :func:`winit.get`."""
+        """A plain dict of str, int, float, None and lists: ``{'name': ..., **config}``,
+        ready for JSON or YAML; :func:`winit.get` turns it back into this initializer.
+
+        Infinite truncation bounds are float ``inf``, which Python's ``json`` writes
+        as ``Infinity`` (and reads back) and YAML as ``.inf``; strict JSON has no
+        infinity."""
         plain = {k: list(v) if isinstance(v, tuple) else v for k, v in self._config.items()}
         return {"name": self.name, **plain}
 

@@ -179,7 +179,9 @@ _HE = r"""He (Kaiming) {kind}: variance gain(nonlinearity, negative_slope)² / f
     nonlinearity : str, default 'relu'
         A name of :func:`winit.gain`'s table.
     negative_slope : float, default 0
-        The leaky-ReLU slope; only with ``nonlinearity='leaky_relu'``.
+        The leaky-ReLU slope; only with ``nonlinearity='leaky_relu'``. The
+        default 0 is ``torch.nn.init.kaiming_*``'s ``a=0``; note that
+        ``winit.gain('leaky_relu')`` alone assumes torch's slope 0.01.
     layout, in_axis, out_axis, batch_axis, groups, fan_in, fan_out
         How to read the fans off the shape; see :func:`winit.fans`.
 
