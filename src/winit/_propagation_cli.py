@@ -27,8 +27,8 @@ def add_command(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "propagate",
         help="push a batch through a deep network and report the signal at every layer",
-        description="Initialize a deep fully connected network (widths WIDTH, DEPTH layers, "
-        "no biases), push standard normal inputs forward and a standard normal gradient "
+        description="Initialize a deep fully connected network (DEPTH layers of WIDTH "
+        "units, no biases), push standard normal inputs forward and a standard normal gradient "
         "backward, and print per-layer statistics of the pre-activations, activations and "
         "gradients; with --plot, draw their standard deviations by layer.",
     )
@@ -41,12 +41,16 @@ def add_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--activation", default="relu", help=f"one of {', '.join(ACTIVATIONS)} (default relu)"
     )
-    parser.add_argument("--negative-slope", type=float, default=None, help="leaky_relu's slope")
+    parser.add_argument(
+        "--negative-slope", type=float, default=None, metavar="SLOPE", help="leaky_relu's slope"
+    )
     parser.add_argument("--depth", type=int, default=50, help="number of layers (default 50)")
     parser.add_argument("--width", type=int, default=512, help="units per layer (default 512)")
     parser.add_argument("--batch", type=int, default=1000, help="inputs (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="integer seed (default 0)")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument(
+        "--dtype", default="float32", choices=["float32", "float64"], help="default float32"
+    )
     parser.add_argument(
         "--rows",
         type=int,

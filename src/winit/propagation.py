@@ -205,7 +205,7 @@ def _sampler(init: Any) -> _Sampler:
         def sample(
             shape: tuple[int, int], rng: np.random.Generator, dtype: type[np.floating]
         ) -> np.ndarray:
-            if winit_init.config.get("layout") == "torch":  # (out, in): sample it so, transpose
+            if winit_init.config.get("layout") == "torch":  # sampled as (out, in), transposed
                 return winit_init(shape[::-1], rng, dtype=dtype).T
             return winit_init(shape, rng, dtype=dtype)
 
@@ -536,8 +536,11 @@ def propagate(
         signal = input_rng.standard_normal((rows, sizes[0]), dtype=work)
     else:
         signal = np.asarray(x, dtype=work)
-        if signal.ndim != 2 or signal.shape[1] != sizes[0]:
-            msg = f"x has shape {signal.shape}; it must be (batch, widths[0]) = (batch, {sizes[0]})"
+        if signal.ndim != 2 or signal.shape[1] != sizes[0] or signal.shape[0] == 0:
+            msg = (
+                f"x has shape {signal.shape}; it must be (batch, widths[0]) = "
+                f"(batch, {sizes[0]}) with batch >= 1"
+            )
             raise ValueError(msg)
         if batch is not None and batch != signal.shape[0]:
             msg = f"batch={batch!r} contradicts x, which has {signal.shape[0]} rows"
