@@ -10,7 +10,7 @@ Normal: Box-Muller. A chunk is a sequence of groups of ``2 * GROUP`` values:
 pairs. Pair ``p`` uses stream word ``p`` (float32: its two 32-bit halves) or
 words ``2p, 2p + 1`` (float64). The radius
 uniform is ``(k + 1/2) / 2**b`` for a b-bit integer ``k``, so it is never 0 and
-the largest magnitude reachable is ``sqrt(2 (b + 1) ln 2)``: 6.77 standard
+the largest magnitude reachable is ``sqrt(2 (b + 1) ln 2)``: 6.76 standard
 deviations for float32 (b = 32) and 9.49 for float64 (b = 64). These limits
 are :data:`TAIL`.
 

@@ -254,8 +254,11 @@ def sparse(sparsity: float = 0.1, std: float = 0.01) -> Plan:
     places :math:`Z_j`; the others are independent normals. In the ``'xw'``
     layout ``(in, out)`` a column holds one unit's incoming weights, so every
     unit sees the same number of inputs, the scheme of Martens (2010); on a
-    ``'torch'`` ``(out, in)`` weight it zeroes the same places as
-    ``torch.nn.init.sparse_``.
+    ``'torch'`` ``(out, in)`` weight it has the layout of
+    ``torch.nn.init.sparse_`` (zeros per column of the ``(out, in)`` matrix).
+    The product ``sparsity * rows`` is rounded to 9 decimals before the
+    ceiling, so that 0.07 * 100 gives 7 zeros as in exact arithmetic (torch's
+    floating-point ceiling gives 8).
 
     Parameters
     ----------
