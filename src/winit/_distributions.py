@@ -32,7 +32,7 @@ import functools
 import math
 import sys
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 from scipy import special
@@ -277,11 +277,16 @@ class TruncatedNormal:
             out += out.dtype.type(self.mean)
         clamp(out, clamp_bounds(self, out.dtype))
 
+    @functools.cached_property
+    def _zero_mean_bounds(self) -> dict[np.dtype, tuple[Any, Any]]:
+        """The support of the zero-mean draw, rounded inward, per compute dtype."""
+        centred = TruncatedNormal(0.0, self.std, self.lower, self.upper)
+        return {dt: clamp_bounds(centred, dt) or (None, None) for dt in TAIL}
+
     def _outside(self, streams: Streams, values: np.ndarray) -> np.ndarray:
         """A mask of the values of a zero-mean draw outside its support (rounded inward)."""
         n = values.shape[0]
-        centred = TruncatedNormal(0.0, self.std, self.lower, self.upper)
-        lo, hi = clamp_bounds(centred, values.dtype) or (None, None)
+        lo, hi = self._zero_mean_bounds[values.dtype]
         mask = streams.scratch(np.dtype(bool), n, slot=5)
         if lo is not None and hi is not None and lo == -hi:
             magnitude = streams.scratch(values.dtype, n, slot=7)
