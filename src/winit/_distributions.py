@@ -41,7 +41,7 @@ from ._engine import CHUNK, Streams, clamp, clamp_bounds
 
 GROUP = 2048
 """Box-Muller pairs per group: a group is GROUP cosines followed by GROUP sines."""
-TAIL = {
+TAIL: dict[np.dtype, float] = {
     np.dtype(np.float32): math.sqrt(2 * 33 * math.log(2)),
     np.dtype(np.float64): math.sqrt(2 * 65 * math.log(2)),
 }
