@@ -2,12 +2,13 @@
 
 Every random initializer turns ``rng`` into a 128-bit *key* (two 64-bit words
 drawn from ``numpy.random.default_rng(rng)``). The flattened output is cut into
-chunks of :data:`CHUNK` elements; chunk ``c`` is sampled from its own stream,
-``numpy.random.SFC64(numpy.random.SeedSequence(key, spawn_key=(c, purpose)))``:
-numpy's own recipe for independent parallel streams, with its fastest bit
-generator. A chunk's values depend only on (key, chunk index, distribution,
-dtype), never on which thread makes it or on how much of the array is asked
-for, so
+chunks of :data:`CHUNK` elements; chunk ``c`` is sampled from its own stream:
+numpy's fastest bit generator, SFC64, seeded (as ``numpy.random.SFC64(seed)``
+seeds itself) with the three words ``3c, 3c + 1, 3c + 2`` of
+``numpy.random.SeedSequence(key, spawn_key=(purpose,)).generate_state(...)``.
+One hash call seeds every chunk, so threads spend no time on it. A chunk's
+values depend only on (key, chunk index, distribution, dtype), never on which
+thread makes it or on how much of the array is asked for, so
 
 * the result is the same for any number of threads, and
 * any contiguous range of the flattened output (a shard of leading-axis rows)
@@ -137,29 +138,46 @@ def key_from(generator: np.random.Generator) -> np.ndarray:
 # -- per-thread streams and scratch -----------------------------------------------------
 
 
+class ChunkSeeds:
+    """The seeds of every chunk's streams for one key: chunk ``c``'s stream of
+    ``purpose`` starts from words ``3c .. 3c + 2`` of
+    ``SeedSequence(key, spawn_key=(purpose,)).generate_state``, computed once per
+    call (and extended on demand) instead of once per chunk."""
+
+    def __init__(self, key: np.ndarray) -> None:
+        self.entropy = [int(word) for word in key]
+        self._tables: dict[int, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def state(self, chunk: int, purpose: int = 0) -> np.ndarray:
+        """The three seed words of (chunk, purpose)."""
+        table = self._tables.get(purpose)
+        if table is None or table.shape[0] <= chunk:
+            with self._lock:
+                table = self._tables.get(purpose)
+                if table is None or table.shape[0] <= chunk:
+                    count = max(chunk + 1, 0 if table is None else 2 * table.shape[0])
+                    seed = np.random.SeedSequence(self.entropy, spawn_key=(purpose,))
+                    table = seed.generate_state(3 * count, np.uint64).reshape(count, 3)
+                    self._tables[purpose] = table
+        return table[chunk]
+
+
 class Streams:
     """A thread's bit generator, re-seeded for each (chunk, purpose)."""
 
     def __init__(self) -> None:
         self.bitgen = np.random.SFC64(0)
         self.generator = np.random.Generator(self.bitgen)
-        self.entropy: list[int] = [0, 0]
+        self.seeds: ChunkSeeds | None = None
         self.chunk = 0
         self._scratch: dict[tuple[str, int], np.ndarray] = {}
 
-    @property
-    def key(self) -> list[int]:
-        return self.entropy
-
-    @key.setter
-    def key(self, key: np.ndarray) -> None:
-        self.entropy = [int(word) for word in key]
-
     def at(self, purpose: int = 0) -> np.random.SFC64:
-        """The bit generator at the start of the stream of (key, chunk, purpose):
-        in the state ``SFC64(SeedSequence(key, spawn_key=(chunk, purpose)))`` has."""
-        seed = np.random.SeedSequence(self.entropy, spawn_key=(self.chunk, purpose))
-        a, b, c = seed.generate_state(3, np.uint64)
+        """The bit generator at the start of the stream of (seeds, chunk, purpose),
+        in the state ``numpy.random.SFC64`` gives itself from those seed words."""
+        assert self.seeds is not None
+        a, b, c = self.seeds.state(self.chunk, purpose)
         self.bitgen.state = {
             "bit_generator": "SFC64",
             "state": {"state": np.array([a, b, c, 1], dtype=np.uint64)},
@@ -302,7 +320,7 @@ class Request:
         self.generator = _default_rng(rng)  # validates rng; advanced only if a key is drawn
         self.out = out
         self.threads = resolve_threads(threads)
-        self._key: np.ndarray | None = None
+        self._seeds: ChunkSeeds | None = None
 
     def _rows(self, rows: Any) -> tuple[int, int, tuple[int, ...]]:
         size = check.prod(self.shape)
@@ -334,10 +352,11 @@ class Request:
         return self.stop - self.start
 
     @property
-    def key(self) -> np.ndarray:
-        if self._key is None:
-            self._key = key_from(self.generator)
-        return self._key
+    def seeds(self) -> ChunkSeeds:
+        """The chunk seeds of a key drawn from ``rng`` (drawn on first use)."""
+        if self._seeds is None:
+            self._seeds = ChunkSeeds(key_from(self.generator))
+        return self._seeds
 
     def allocate(self) -> np.ndarray:
         """The array to fill: ``out`` if given, else a new one."""
@@ -422,30 +441,31 @@ def sample(sampler: Sampler, request: Request) -> np.ndarray:
     # dtype may leave it, and is then undone
     narrower = request.dtype != compute_dtype(request.dtype)
     bounds = clamp_bounds(sampler, request.dtype) if narrower else None
-    fill_flat(sampler, out, request.key, request.start, request.stop, request.threads, bounds)
+    fill_flat(sampler, out, request.seeds, request.start, request.stop, request.threads, bounds)
     return out
 
 
 def fill_flat(
     sampler: Sampler,
     out: np.ndarray,
-    key: np.ndarray,
+    seeds: ChunkSeeds,
     start: int,
     stop: int,
     threads: int,
     bounds: tuple[Any, Any] | None = None,
 ) -> None:
     """Fill ``out`` (of ``stop - start`` elements) with elements [start, stop) of the
-    flattened sample keyed by ``key``."""
+    flattened sample of ``seeds``."""
     if stop <= start:
         return
+    seeds.state((stop - 1) // CHUNK)  # seed every chunk at once, before the threads start
     work = compute_dtype(out.dtype)
     direct = out.dtype == work and out.flags.c_contiguous
     flat = out.reshape(-1) if out.flags.c_contiguous else None
 
     def task(c: int, lo: int, hi: int) -> None:
         s = streams()
-        s.key, s.chunk = key, c
+        s.seeds, s.chunk = seeds, c
         first, end = lo - c * CHUNK, hi - c * CHUNK
         if flat is None:
             buf = s.scratch(work, end, slot=1)

@@ -107,7 +107,7 @@ class Orthogonal:
         in_place = whole and out.dtype == work and out.flags.c_contiguous
         in_place = in_place and (units_last or axis == 0)
         flat = out.reshape(-1) if in_place else np.empty(units * inputs, dtype=work)
-        engine.fill_flat(Normal(0.0, 1.0), flat, request.key, 0, flat.size, request.threads)
+        engine.fill_flat(Normal(0.0, 1.0), flat, request.seeds, 0, flat.size, request.threads)
         # The weight as a C-ordered matrix, (inputs, units) when the unit axis is last
         # and (units, inputs) otherwise, is in memory the Fortran-ordered transpose:
         # orthonormalize that in place.
@@ -213,7 +213,7 @@ class Sparse:
         r0, r1 = request.start // cols, request.stop // cols
         normal = Normal(0.0, self.std)
         work = engine.compute_dtype(request.dtype)
-        key = request.key
+        seeds = request.seeds
         engine.check_range(normal, request.dtype)
 
         def block(b: int) -> None:
@@ -223,14 +223,16 @@ class Sparse:
             if nonzero:
                 values = by_column[:, :nonzero]
                 flat = np.empty(values.size, dtype=work)
-                engine.fill_flat(normal, flat, key, c0 * nonzero, c1 * nonzero, 1)
+                engine.fill_flat(normal, flat, seeds, c0 * nonzero, c1 * nonzero, 1)
                 values[...] = flat.reshape(values.shape)
-            s.key, s.chunk = key, b
+            s.seeds, s.chunk = seeds, b
             s.at(_PERMUTATION_PURPOSE)
             s.generator.permuted(by_column, axis=1, out=by_column)
             out[:, c0:c1] = by_column[:, r0:r1].T
 
-        tasks = [functools.partial(block, b) for b in range(-(-cols // width))]
+        blocks = -(-cols // width)
+        seeds.state(blocks - 1, _PERMUTATION_PURPOSE)  # seed every block before the threads start
+        tasks = [functools.partial(block, b) for b in range(blocks)]
         engine.run_tasks(tasks, request.threads)
         return out
 
