@@ -113,8 +113,10 @@ def box_muller(
         # the spare group follows the pairs of a whole chunk in the same stream
         whole = (CHUNK // 2) * words_per_pair
         stream = _words(bitgen, whole + GROUP * words_per_pair)
-        words = stream if m * words_per_pair == whole else np.concatenate(
-            (stream[: m * words_per_pair], stream[whole:])
+        words = (
+            stream
+            if m * words_per_pair == whole
+            else np.concatenate((stream[: m * words_per_pair], stream[whole:]))
         )
         total += GROUP
     radius_bits, angle_bits, resolution = _pair_bits(words, dt)

@@ -460,6 +460,10 @@ def fill_flat(
         return
     seeds.state((stop - 1) // CHUNK)  # seed every chunk at once, before the threads start
     work = compute_dtype(out.dtype)
+    work_bounds: tuple[Any, Any] | None = None
+    if bounds is not None:  # output-dtype values are exact in the compute dtype
+        low, high = (None if b is None else work.type(float(b)) for b in bounds)
+        work_bounds = (low, high)
     direct = out.dtype == work and out.flags.c_contiguous
     flat = out.reshape(-1) if out.flags.c_contiguous else None
 
@@ -467,22 +471,19 @@ def fill_flat(
         s = streams()
         s.seeds, s.chunk = seeds, c
         first, end = lo - c * CHUNK, hi - c * CHUNK
-        if flat is None:
-            buf = s.scratch(work, end, slot=1)
-            sampler.fill(s, buf)
-            dest = buf[first:end].astype(out.dtype)
+        if direct and first == 0 and flat is not None:
+            sampler.fill(s, flat[lo - start : hi - start])
+            return
+        buf = s.scratch(work, end, slot=1)
+        sampler.fill(s, buf)
+        values = buf[first:end]
+        # clamping in the compute dtype to bounds representable in the output dtype
+        # keeps the rounded values inside them too (rounding is monotonic)
+        clamp(values, work_bounds)
+        if flat is not None:
+            np.copyto(flat[lo - start : hi - start], values, casting="unsafe")
         else:
-            dest = flat[lo - start : hi - start]
-            if direct and first == 0:
-                sampler.fill(s, dest)
-            else:
-                buf = s.scratch(work, end, slot=1)
-                sampler.fill(s, buf)
-                np.copyto(dest, buf[first:end], casting="unsafe")
-        if bounds is not None:
-            clamp(dest, bounds)
-        if flat is None:
-            out.flat[lo - start : hi - start] = dest
+            out.flat[lo - start : hi - start] = values.astype(out.dtype)
 
     tasks = [functools.partial(task, c, lo, hi) for c, lo, hi in _chunks(start, stop)]
     run_tasks(tasks, threads)
