@@ -10,7 +10,6 @@ initializer. See https://winit.readthedocs.io and ``docs/``.
 ((784, 256), dtype('float32'))
 """
 
-from . import propagation
 from ._constant import constant, ones, zeros
 from ._fans import fans
 from ._gains import gain
@@ -38,6 +37,22 @@ from ._scaling import (
 from ._structured import dirac, identity, orthogonal, sparse
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # winit.propagation is imported on first use: it needs scipy.special, the
+    # initializers do not
+    if name == "propagation":
+        import importlib
+
+        return importlib.import_module(".propagation", __name__)
+    msg = f"module 'winit' has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "Initializer",

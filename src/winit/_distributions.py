@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
-from scipy import special
 
 from ._engine import CHUNK, Streams, clamp, clamp_bounds
 
@@ -181,13 +180,18 @@ def _phi(x: float) -> float:
     return 0.0 if math.isinf(x) else math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
 
 
+def _upper_tail(x: float) -> float:
+    """P(Z >= x) for a standard normal Z, accurate far into the tail."""
+    return 0.5 * math.erfc(x / math.sqrt(2.0))
+
+
 def truncated_mass(a: float, b: float) -> float:
     """P(a <= Z <= b) for a standard normal Z, accurate in either tail."""
     if a >= 0:
-        return float(special.ndtr(-a) - special.ndtr(-b))
+        return _upper_tail(a) - _upper_tail(b)
     if b <= 0:
-        return float(special.ndtr(b) - special.ndtr(a))
-    return float(1.0 - special.ndtr(a) - special.ndtr(-b))
+        return _upper_tail(-b) - _upper_tail(-a)
+    return 1.0 - _upper_tail(-a) - _upper_tail(b)
 
 
 def truncated_moments(a: float, b: float) -> tuple[float, float]:
@@ -327,6 +331,8 @@ class TruncatedNormal:
         return found[0] if len(found) == 1 else np.concatenate(found)
 
     def _fill_by_inversion(self, streams: Streams, out: np.ndarray) -> None:
+        from scipy import special  # only this rare path needs it; keeps import light
+
         n = out.shape[0]
         if n == 0:
             return

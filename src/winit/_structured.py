@@ -8,7 +8,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import lapack
 
 from . import _engine as engine
 from . import _validation as check
@@ -37,6 +36,8 @@ def haar_orthonormalize(x: np.ndarray, gain: float) -> None:
     The reflectors are stored as LAPACK's ?geqrf (?gerqf) would and LAPACK's
     ?orgqr (?orgrq) multiplies them out.
     """
+    from scipy.linalg import lapack  # imported on first use: it is slow to import
+
     rows, cols = x.shape
     tall = rows >= cols
     k = min(rows, cols)
