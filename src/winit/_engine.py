@@ -348,10 +348,6 @@ class Request:
         return r0 * row, r1 * row, (r1 - r0, *self.shape[1:])
 
     @property
-    def size(self) -> int:
-        return self.stop - self.start
-
-    @property
     def seeds(self) -> ChunkSeeds:
         """The chunk seeds of a key drawn from ``rng`` (drawn on first use)."""
         if self._seeds is None:
