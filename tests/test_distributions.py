@@ -9,9 +9,12 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy import stats
 
 import winit
+from winit._distributions import sparse_flatnonzero
 
 from .stats import check_ks, check_moments
 from .strategies import DTYPES, FLOAT_DTYPES
@@ -214,3 +217,17 @@ def test_the_checks_reject_a_scale_five_percent_off(law):
     right = law.rvs(size=N // 2, random_state=gen)
     check_ks(right, law)
     check_moments(right, law)
+
+
+@given(
+    size=st.integers(0, 5000),
+    density=st.sampled_from([0.0, 0.001, 0.05, 0.3, 1.0]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_sparse_flatnonzero_equals_numpy(size, density, seed):
+    # the two-level scan behind the truncated normal's rejection step finds the
+    # same indices, in the same order, as numpy.flatnonzero
+    mask = np.random.default_rng(seed).random(size) < density
+    found = sparse_flatnonzero(mask)
+    assert found.dtype == np.intp
+    np.testing.assert_array_equal(found, np.flatnonzero(mask))

@@ -176,6 +176,26 @@ def uniform_bits(streams: Streams, out: np.ndarray, low: float, width: float) ->
         out += dt.type(low)
 
 
+def sparse_flatnonzero(mask: np.ndarray) -> np.ndarray:
+    """``numpy.flatnonzero(mask)`` for a 1-D boolean ``mask`` with few elements set.
+
+    For a mask under 10% set, numpy searches for each set element, and an
+    unpredictable branch per element makes that cost about 16 ns each here. This
+    finds the 4-byte words holding any set element, then the set bytes within
+    them: two scans dense enough for numpy's branch-free loop.
+    """
+    n = mask.shape[0]
+    if n % 4 or n < 1024:
+        return np.flatnonzero(mask)
+    words = mask.view(np.uint32)
+    hit = np.flatnonzero(words != 0)  # numpy's fast scan is for booleans only
+    inner = np.flatnonzero(words.take(hit).view(np.bool_))
+    where = hit.take(inner >> 2)
+    where <<= 2
+    where += inner & 3
+    return where
+
+
 def _phi(x: float) -> float:
     return 0.0 if math.isinf(x) else math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
 
@@ -289,26 +309,28 @@ class TruncatedNormal:
         centred = TruncatedNormal(0.0, self.std, self.lower, self.upper)
         return {dt: clamp_bounds(centred, dt) or (None, None) for dt in TAIL}
 
-    def _outside(self, streams: Streams, values: np.ndarray) -> np.ndarray:
-        """A mask of the values of a zero-mean draw outside its support (rounded inward)."""
+    def _mask(self, streams: Streams, values: np.ndarray, *, outside: bool) -> np.ndarray:
+        """Where the values of a zero-mean draw fall outside (or inside) its support,
+        rounded inward."""
         n = values.shape[0]
         lo, hi = self._zero_mean_bounds[values.dtype]
         mask = streams.scratch(np.dtype(bool), n, slot=5)
         if lo is not None and hi is not None and lo == -hi:
-            magnitude = streams.scratch(values.dtype, n, slot=7)
+            magnitude = streams.scratch(values.dtype, n, slot=2)  # box_muller is done with it
             np.abs(values, out=magnitude)
-            return np.greater(magnitude, hi, out=mask)
+            return (np.greater if outside else np.less_equal)(magnitude, hi, out=mask)
         mask[...] = False
         if lo is not None:
             np.less(values, lo, out=mask)
         if hi is not None:
             mask |= values > hi
-        return mask
+        return mask if outside else np.logical_not(mask, out=mask)
 
     def _fill_by_rejection(self, streams: Streams, out: np.ndarray) -> None:
         spare = streams.scratch(out.dtype, 2 * GROUP, slot=4)
         box_muller(streams, out, purpose=0, scale=self.std, spare=spare)
-        failed = np.flatnonzero(self._outside(streams, out))
+        outside = self._mask(streams, out, outside=True)
+        failed = sparse_flatnonzero(outside) if self.mass > 0.9 else np.flatnonzero(outside)
         if failed.size:
             # the i-th failed place (in increasing order) gets the i-th spare, so prefixes agree
             out[failed] = self._spares(streams, failed.size, spare)
@@ -317,18 +339,22 @@ class TruncatedNormal:
         """The first ``count`` accepted draws of the spare sequence: ``first_group``
         (the group after the chunk's pairs), then whole chunks of the streams of
         purposes 1, 2, ..."""
-        accepted = first_group[~self._outside(streams, first_group)]
-        found = [accepted[:count]]
+        found = [self._accepted(streams, first_group, count)]
         count -= found[0].shape[0]
         purpose = 1
         while count > 0:
             candidates = np.empty(CHUNK, dtype=first_group.dtype)
             box_muller(streams, candidates, purpose=purpose, scale=self.std)
-            take = candidates[~self._outside(streams, candidates)][:count]
-            found.append(take)
-            count -= take.shape[0]
+            found.append(self._accepted(streams, candidates, count))
+            count -= found[-1].shape[0]
             purpose += 1
         return found[0] if len(found) == 1 else np.concatenate(found)
+
+    def _accepted(self, streams: Streams, candidates: np.ndarray, count: int) -> np.ndarray:
+        """The first (up to) ``count`` of ``candidates`` inside the support, in order."""
+        inside = self._mask(streams, candidates, outside=False)
+        # a mostly-true mask: numpy's branch-free scan, then a gather
+        return candidates.take(np.flatnonzero(inside)[:count])
 
     def _fill_by_inversion(self, streams: Streams, out: np.ndarray) -> None:
         from scipy import special  # only this rare path needs it; keeps import light
