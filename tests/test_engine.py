@@ -94,6 +94,27 @@ def test_large_arrays_span_many_chunks_and_threads():
     assert np.array_equal(winit.normal(shape, 2, threads=1), winit.normal(shape, 2, threads=4))
 
 
+BLOCKED = [
+    winit.truncated_normal,  # rejection, spares taken for a whole block at once
+    winit.truncated_normal.configure(lower=-0.5, upper=3.0),  # spares per chunk (too few)
+    winit.truncated_normal.configure(mean=0.5, std=0.1),
+    winit.truncated_normal.configure(lower=2.5, upper=4.0),  # inverse CDF
+]
+
+
+@pytest.mark.parametrize("init", BLOCKED, ids=repr)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_blocks_of_chunks_equal_the_chunks_one_by_one(init, dtype):
+    # a large call hands samplers that can fill several chunks at once blocks of
+    # chunks (_engine.BLOCK); one-row shards of a (chunks, CHUNK) shape are single
+    # chunks, sampled one by one
+    shape = (4 * 2 * _engine.BLOCK + 3, _engine.CHUNK)
+    whole = init(shape, 5, dtype=dtype, threads=2)
+    for row in (0, 1, _engine.BLOCK, shape[0] - 4, shape[0] - 1):
+        one_chunk = init(shape, 5, dtype=dtype, rows=(row, row + 1))
+        assert np.array_equal(one_chunk, whole[row : row + 1])
+
+
 @pytest.mark.parametrize(("init", "shape"), RANDOM, ids=IDS)
 def test_row_shards_equal_the_rows_of_the_whole(init, shape):
     whole = init(shape, 11)
@@ -250,3 +271,27 @@ def test_bounds_round_inward(dtype, value):
         assert up == down == exact
     else:  # neighbours: nothing representable lies strictly between them
         assert np.nextafter(down, dtype(np.inf)) == up
+
+
+@pytest.mark.parametrize("chunk", [0, 5, 6])
+def test_truncated_normal_replaces_failures_by_spares_in_order(chunk):
+    # docs/engine.md: a chunk's draws outside the interval are replaced, in order of
+    # position, by the accepted draws of the group of pairs after the chunk's own
+    # (at +-2 sigma the group suffices); checked inside a block of chunks
+    from winit import _distributions
+
+    shape, seed = (4 * 2 * _engine.BLOCK, _engine.CHUNK), 9
+    whole = winit.truncated_normal(shape, seed, threads=2)
+    streams = _engine.Streams()
+    streams.seeds = _engine.Request(shape, seed, None, None, None, 1).seeds
+    streams.chunk = chunk
+    draws = np.empty(_engine.CHUNK + 2 * _distributions.GROUP, np.float32)
+    _distributions.box_muller(streams, draws)  # the chunk's pairs, then the next group
+    values, spares = draws[: _engine.CHUNK], draws[_engine.CHUNK :]
+    limit = np.float32(2.0)  # exactly representable: the bound rounded inward
+    failed = np.abs(values) > limit
+    accepted = spares[np.abs(spares) <= limit]
+    assert 2500 < failed.sum() <= accepted.size
+    expected = values.copy()
+    expected[failed] = accepted[: failed.sum()]
+    assert np.array_equal(whole[chunk], expected)

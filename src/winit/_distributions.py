@@ -291,12 +291,21 @@ class TruncatedNormal:
         return truncated_mass(self.lower, self.upper)
 
     def fill(self, streams: Streams, out: np.ndarray) -> None:
+        self.fill_block(streams, out, streams.chunk)
+
+    def fill_block(self, streams: Streams, out: np.ndarray, first_chunk: int) -> None:
+        """Write chunks ``first_chunk, first_chunk + 1, ...`` into ``out``: whole
+        chunks, or the prefix of one. Equal to filling them one by one; the
+        rejection step runs once for all of them, which saves numpy calls (and
+        time holding the GIL) per chunk."""
         if self.mass >= REJECTION_MIN_MASS:
-            self._fill_by_rejection(streams, out)
+            self._fill_by_rejection(streams, out, first_chunk)
             if self.mean == 0.0:
                 return  # inside the zero-mean bounds, rounded inward: done
         else:
-            self._fill_by_inversion(streams, out)
+            for i in range(0, out.shape[0], CHUNK):
+                streams.chunk = first_chunk + i // CHUNK
+                self._fill_by_inversion(streams, out[i : i + CHUNK])
             if self.std != 1.0:
                 out *= out.dtype.type(self.std)
         if self.mean != 0.0:
@@ -326,14 +335,34 @@ class TruncatedNormal:
             mask |= values > hi
         return mask if outside else np.logical_not(mask, out=mask)
 
-    def _fill_by_rejection(self, streams: Streams, out: np.ndarray) -> None:
-        spare = streams.scratch(out.dtype, 2 * GROUP, slot=4)
-        box_muller(streams, out, purpose=0, scale=self.std, spare=spare)
+    def _fill_by_rejection(self, streams: Streams, out: np.ndarray, first_chunk: int) -> None:
+        chunks = -(-out.shape[0] // CHUNK)
+        spares = streams.scratch(out.dtype, chunks * 2 * GROUP, slot=4)
+        for i in range(chunks):
+            streams.chunk = first_chunk + i
+            group = spares[i * 2 * GROUP : (i + 1) * 2 * GROUP]
+            box_muller(streams, out[i * CHUNK : (i + 1) * CHUNK], scale=self.std, spare=group)
         outside = self._mask(streams, out, outside=True)
         failed = sparse_flatnonzero(outside) if self.mass > 0.9 else np.flatnonzero(outside)
-        if failed.size:
-            # the i-th failed place (in increasing order) gets the i-th spare, so prefixes agree
-            out[failed] = self._spares(streams, failed.size, spare)
+        if not failed.size:
+            return
+        # in each chunk, the i-th failed place (in increasing order) gets the i-th
+        # spare of that chunk, so prefixes agree
+        ends = np.searchsorted(failed, np.arange(1, chunks + 1) * CHUNK)
+        starts = np.concatenate(([0], ends[:-1]))
+        needed = ends - starts
+        accepted = np.flatnonzero(self._mask(streams, spares, outside=False))
+        edges = np.searchsorted(accepted, np.arange(chunks + 1) * 2 * GROUP)
+        if np.all(np.diff(edges) >= needed):  # each chunk's spare group suffices
+            offsets = np.repeat(edges[:-1] - starts, needed)
+            offsets += np.arange(failed.size)
+            out[failed] = spares.take(accepted.take(offsets))
+            return
+        for i in range(chunks):  # rare: some chunk needs more spares
+            streams.chunk = first_chunk + i
+            group = spares[i * 2 * GROUP : (i + 1) * 2 * GROUP]
+            places = failed[starts[i] : ends[i]]
+            out[places] = self._spares(streams, places.size, group)
 
     def _spares(self, streams: Streams, count: int, first_group: np.ndarray) -> np.ndarray:
         """The first ``count`` accepted draws of the spare sequence: ``first_group``

@@ -382,6 +382,10 @@ class Sampler(Protocol):
     def describe(self) -> str:
         """A short description for error messages."""
 
+    # Optional: ``fill_block(streams, out, first_chunk)`` writes the whole chunks
+    # ``first_chunk, first_chunk + 1, ...`` into ``out`` at once, equal to filling
+    # them one by one; the engine then hands it blocks of chunks.
+
     def __hash__(self) -> int:
         """Samplers are immutable values (bounds are cached per sampler)."""
 
@@ -481,8 +485,36 @@ def fill_flat(
         else:
             out.flat[lo - start : hi - start] = values.astype(out.dtype)
 
-    tasks = [functools.partial(task, c, lo, hi) for c, lo, hi in _chunks(start, stop)]
+    fill_block = getattr(sampler, "fill_block", None) if direct else None
+
+    def block_task(first: int, count: int) -> None:
+        s = streams()
+        s.seeds = seeds
+        lo = first * CHUNK - start
+        assert flat is not None and fill_block is not None
+        fill_block(s, flat[lo : lo + count * CHUNK], first)
+
+    spans = list(_chunks(start, stop))
+    per_block = 1 if fill_block is None else _block_size(len(spans), threads)
+    tasks: list[Callable[[], None]] = []
+    whole: list[int] = []  # consecutive chunks that lie wholly in [start, stop)
+    for c, lo, hi in spans:
+        if per_block > 1 and hi - lo == CHUNK:
+            whole.append(c)
+        else:
+            tasks.append(functools.partial(task, c, lo, hi))
+    for i in range(0, len(whole), per_block):
+        tasks.append(functools.partial(block_task, whole[i], len(whole[i : i + per_block])))
     run_tasks(tasks, threads)
+
+
+BLOCK = 4
+"""Whole chunks per task, at most, for a sampler that can fill several at once."""
+
+
+def _block_size(chunks: int, threads: int) -> int:
+    """Chunks per task: blocks of up to :data:`BLOCK`, keeping 4 tasks per thread."""
+    return max(1, min(BLOCK, chunks // (4 * threads)))
 
 
 def clamp(values: np.ndarray, bounds: tuple[Any, Any] | None) -> None:
