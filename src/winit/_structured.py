@@ -23,60 +23,50 @@ _PERMUTATION_PURPOSE = 1 << 32  # stream purpose of sparse's zero patterns
 
 
 def haar_orthonormalize(x: np.ndarray, gain: float) -> None:
-    """Replace the standard Gaussian Fortran-ordered matrix ``x`` in place by
-    ``gain`` times a Haar-distributed matrix with orthonormal columns (``x`` tall)
-    or rows (``x`` wide).
+    """Replace the standard Gaussian, tall, Fortran-ordered matrix ``x`` in place
+    by ``gain`` times a Haar-distributed matrix with orthonormal columns.
 
-    This is the Householder QR (tall) or RQ (wide) of a Gaussian matrix with the
-    signs of R's diagonal moved into Q, built the way Stewart (1980) showed to be
-    equal in distribution at half the cost: after each reflection the untouched
-    part of a Gaussian matrix is again Gaussian and independent of the reflections
-    so far, so every reflector is formed directly from fresh Gaussian entries
-    (those of ``x``) and the trailing updates of a full factorization are skipped.
-    The reflectors are stored as LAPACK's ?geqrf (?gerqf) would and LAPACK's
-    ?orgqr (?orgrq) multiplies them out.
+    This is the Householder QR of a Gaussian matrix with the signs of R's diagonal
+    moved into Q, built the way Stewart (1980) showed to be equal in distribution
+    at half the cost: after each reflection the untouched part of a Gaussian
+    matrix is again Gaussian and independent of the reflections so far, so every
+    reflector is formed directly from fresh Gaussian entries (those of ``x``) and
+    the trailing updates of a full factorization are skipped. The reflectors are
+    stored as LAPACK's ?geqrf would and LAPACK's ?orgqr multiplies them out.
     """
     from scipy.linalg import lapack  # imported on first use: it is slow to import
 
     rows, cols = x.shape
-    tall = rows >= cols
-    k = min(rows, cols)
-    offset = 0 if tall else cols - rows
-    # the entries a factorization would leave as R, beyond each reflector's span
-    for j in range(offset + 1, offset + k):
-        x[: j - offset, j] = 0
-    diagonal = (np.arange(k), np.arange(k) + offset)
+    # the entries a factorization would leave as R, above the diagonal
+    for j in range(1, cols):
+        x[:j, j] = 0
+    diagonal = (np.arange(cols), np.arange(cols))
     alpha = x[diagonal].astype(np.float64)
-    norm = np.sqrt(_sums_of_squares(x, axis=0 if tall else 1))
+    norm = np.sqrt(_column_sums_of_squares(x))
     beta = -np.copysign(norm, alpha)  # R's diagonal
     tau = ((beta - alpha) / beta).astype(x.dtype)
-    scale = (1.0 / (alpha - beta)).astype(x.dtype)
-    x *= scale if tall else scale[:, None]
+    x *= (1.0 / (alpha - beta)).astype(x.dtype)
     x[diagonal] = beta
     prefix = "s" if x.dtype == np.float32 else "d"
-    build = getattr(lapack, prefix + ("orgqr" if tall else "orgrq"))
+    build = getattr(lapack, prefix + "orgqr")
     work_size = int(build(x, tau, lwork=-1)[1][0])
     q, _, info = build(x, tau, lwork=work_size, overwrite_a=1)
     if info != 0:  # pragma: no cover - LAPACK reports a bad argument
-        msg = f"LAPACK {prefix}org{'qr' if tall else 'rq'} failed with info={info}"
+        msg = f"LAPACK {prefix}orgqr failed with info={info}"
         raise RuntimeError(msg)
-    signs = np.where(beta < 0, -gain, gain).astype(x.dtype)
-    q *= signs if tall else signs[:, None]
+    q *= np.where(beta < 0, -gain, gain).astype(x.dtype)
     if not np.shares_memory(q, x):
         x[...] = q
 
 
-def _sums_of_squares(x: np.ndarray, axis: int) -> np.ndarray:
-    """Sums of squares along ``axis``, accumulated in float64 a block of columns at a time."""
+def _column_sums_of_squares(x: np.ndarray) -> np.ndarray:
+    """Sums of squares of the columns of ``x``, in float64, a block of columns at a time."""
     block = max(1, (1 << 20) // max(1, x.shape[0]))
-    total = np.zeros(x.shape[1 - axis], dtype=np.float64)
+    total = np.empty(x.shape[1], dtype=np.float64)
     for j in range(0, x.shape[1], block):
         part = x[:, j : j + block].astype(np.float64)
         part *= part
-        if axis == 0:
-            total[j : j + block] = part.sum(axis=0)
-        else:
-            total += part.sum(axis=1)
+        total[j : j + block] = part.sum(axis=0)
     return total
 
 
@@ -105,21 +95,31 @@ class Orthogonal:
         whole = request.start == 0 and request.stop == units * inputs
         out = request.allocate()
         units_last = axis == len(shape) - 1
-        in_place = whole and out.dtype == work and out.flags.c_contiguous
-        in_place = in_place and (units_last or axis == 0)
+        contiguous_matrix = units_last or axis == 0
+        # The weight as a C-ordered matrix M, (inputs, units) when the unit axis is
+        # last and (units, inputs) otherwise; its shorter side's vectors become
+        # orthonormal. LAPACK works on the columns of a tall Fortran-ordered matrix:
+        # when M is wide that is M.T, the same memory (in place in the output when
+        # possible); when M is tall, M in Fortran order (a temporary; orthonormalizing
+        # the rows of M.T instead, with ?orgrq, took 2-4 times as long, copy included).
+        rows, cols = (inputs, units) if units_last else (units, inputs)
+        wide = rows <= cols
+        in_place = wide and whole and out.dtype == work and out.flags.c_contiguous
+        in_place = in_place and contiguous_matrix
         flat = out.reshape(-1) if in_place else np.empty(units * inputs, dtype=work)
         engine.fill_flat(Normal(0.0, 1.0), flat, request.seeds, 0, flat.size, request.threads)
-        # The weight as a C-ordered matrix, (inputs, units) when the unit axis is last
-        # and (units, inputs) otherwise, is in memory the Fortran-ordered transpose:
-        # orthonormalize that in place.
-        rows, cols = (inputs, units) if units_last else (units, inputs)
-        haar_orthonormalize(flat.reshape(rows, cols).T, self.gain)
+        matrix = flat.reshape(rows, cols) if wide else flat.reshape(cols, rows).T
+        haar_orthonormalize(matrix.T if wide else matrix, self.gain)
         if in_place:
             return out
-        if units_last or axis == 0:
-            full = flat.reshape(shape)
+        if whole and out.flags.c_contiguous and contiguous_matrix:
+            out.reshape(rows, cols)[...] = matrix
+            return out
+        matrix = np.ascontiguousarray(matrix)
+        if contiguous_matrix:
+            full = matrix.reshape(shape)
         else:
-            moved = flat.reshape(units, *(d for i, d in enumerate(shape) if i != axis))
+            moved = matrix.reshape(units, *(d for i, d in enumerate(shape) if i != axis))
             full = np.moveaxis(moved, 0, axis)
         if whole:
             out[...] = full
