@@ -93,7 +93,8 @@ def fan_options(draw: st.DrawFn) -> dict:
 @st.composite
 def _bounds(draw: st.DrawFn) -> dict:
     lower = draw(st.one_of(st.just(-math.inf), st.floats(-5, 4.5)))
-    upper = draw(st.one_of(st.just(math.inf), st.floats(lower + 0.1, 5.0)))
+    # a finite upper bound stays within 5 standard deviations, above a finite lower one
+    upper = draw(st.one_of(st.just(math.inf), st.floats(max(lower, -5.0) + 0.1, 5.0)))
     return {"lower": lower, "upper": upper}
 
 

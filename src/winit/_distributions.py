@@ -318,12 +318,14 @@ class TruncatedNormal:
         centred = TruncatedNormal(0.0, self.std, self.lower, self.upper)
         return {dt: clamp_bounds(centred, dt) or (None, None) for dt in TAIL}
 
-    def _mask(self, streams: Streams, values: np.ndarray, *, outside: bool) -> np.ndarray:
+    def _mask(
+        self, streams: Streams, values: np.ndarray, *, outside: bool, into: np.ndarray | None = None
+    ) -> np.ndarray:
         """Where the values of a zero-mean draw fall outside (or inside) its support,
-        rounded inward."""
+        rounded inward; written into ``into`` if given."""
         n = values.shape[0]
         lo, hi = self._zero_mean_bounds[values.dtype]
-        mask = streams.scratch(np.dtype(bool), n, slot=5)
+        mask = streams.scratch(np.dtype(bool), n, slot=5) if into is None else into
         if lo is not None and hi is not None and lo == -hi:
             magnitude = streams.scratch(values.dtype, n, slot=2)  # box_muller is done with it
             np.abs(values, out=magnitude)
@@ -338,11 +340,14 @@ class TruncatedNormal:
     def _fill_by_rejection(self, streams: Streams, out: np.ndarray, first_chunk: int) -> None:
         chunks = -(-out.shape[0] // CHUNK)
         spares = streams.scratch(out.dtype, chunks * 2 * GROUP, slot=4)
+        outside = streams.scratch(np.dtype(bool), out.shape[0], slot=8)
         for i in range(chunks):
             streams.chunk = first_chunk + i
             group = spares[i * 2 * GROUP : (i + 1) * 2 * GROUP]
-            box_muller(streams, out[i * CHUNK : (i + 1) * CHUNK], scale=self.std, spare=group)
-        outside = self._mask(streams, out, outside=True)
+            values = out[i * CHUNK : (i + 1) * CHUNK]
+            box_muller(streams, values, scale=self.std, spare=group)
+            # while the chunk is still in cache
+            self._mask(streams, values, outside=True, into=outside[i * CHUNK : (i + 1) * CHUNK])
         failed = sparse_flatnonzero(outside) if self.mass > 0.9 else np.flatnonzero(outside)
         if not failed.size:
             return
@@ -354,9 +359,9 @@ class TruncatedNormal:
         accepted = np.flatnonzero(self._mask(streams, spares, outside=False))
         edges = np.searchsorted(accepted, np.arange(chunks + 1) * 2 * GROUP)
         if np.all(np.diff(edges) >= needed):  # each chunk's spare group suffices
-            offsets = np.repeat(edges[:-1] - starts, needed)
-            offsets += np.arange(failed.size)
-            out[failed] = spares.take(accepted.take(offsets))
+            firsts, counts = edges[:-1].tolist(), needed.tolist()
+            picks = [accepted[e : e + k] for e, k in zip(firsts, counts, strict=True)]
+            out[failed] = spares.take(np.concatenate(picks))
             return
         for i in range(chunks):  # rare: some chunk needs more spares
             streams.chunk = first_chunk + i

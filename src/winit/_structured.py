@@ -36,7 +36,7 @@ def haar_orthonormalize(x: np.ndarray, gain: float) -> None:
     """
     from scipy.linalg import lapack  # imported on first use: it is slow to import
 
-    rows, cols = x.shape
+    cols = x.shape[1]
     # the entries a factorization would leave as R, above the diagonal
     for j in range(1, cols):
         x[:j, j] = 0
