@@ -10,9 +10,11 @@ from _cases import GPT2_MINI, TRUNCATED_MASS
 MIB = 1 << 20
 
 # Stream words per output element of winit's engine (see docs/engine.md): Box-Muller
-# takes one 64-bit word per pair of float32 normals (two per pair in float64);
-# uniform takes one 32-bit half-word per float32 (a whole word per float64); the
-# truncated normal draws normals and redraws the ~4.6% outside +-2 std.
+# takes one 64-bit word per pair of float32 normals (two per pair in float64, as the
+# truncated normal uses it); numpy's float64 ziggurat takes one word per normal
+# (plus about 1% for its rejections, ignored); uniform takes one 32-bit half-word per
+# float32 (a whole word per float64); the truncated normal draws normals and redraws
+# the ~4.6% outside +-2 std.
 _WORDS = {("normal", False): 0.5, ("normal", True): 1.0, ("uniform", False): 0.5,
           ("uniform", True): 1.0}  # fmt: skip
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy import stats
 
 import winit
 from winit import _engine
@@ -215,18 +216,34 @@ def test_rounding_never_leaves_a_bounded_support(dtype):
 
 
 def test_normal_tail_limits_are_as_documented():
-    """Box-Muller's radius uniform is (k + 1/2) / 2**b: the largest magnitude is
-    sqrt(2 (b + 1) ln 2), b = 32 (float32) or 64 (float64)."""
-    from winit._distributions import TAIL
+    """float32: Box-Muller's radius uniform is (k + 1/2) / 2**32, so the largest
+    magnitude is sqrt(2 * 33 ln 2). float64: numpy's ziggurat returns R + x in its
+    tail only if x**2 < -2 log(1 - v) <= 2 * 53 ln 2 (53-bit doubles v)."""
+    from winit._distributions import TAIL, ZIGGURAT_R
 
-    assert TAIL[np.dtype(np.float32)] == pytest.approx(np.sqrt(2 * 33 * np.log(2)))
-    assert TAIL[np.dtype(np.float64)] == pytest.approx(np.sqrt(2 * 65 * np.log(2)))
-    # the smallest radius bits (k = 0) produce the limit itself
-    for dtype, bits in ((np.float32, 32), (np.float64, 64)):
-        u = (0 + 0.5) / 2.0**bits
-        assert np.sqrt(-2 * np.log(u)) == pytest.approx(TAIL[np.dtype(dtype)])
+    assert TAIL[np.dtype(np.float32)] == pytest.approx(6.7637, abs=1e-4)
+    assert TAIL[np.dtype(np.float64)] == pytest.approx(12.2258, abs=1e-4)
+    # the smallest radius bits (k = 0) produce the float32 limit itself
+    assert np.sqrt(-2 * np.log(np.float64(0.5) / 2.0**32)) == pytest.approx(6.7637, abs=1e-4)
+    # numpy's tail start R: with f(x) = exp(-x**2 / 2), the base strip and the tail,
+    # R f(R) + (integral of f beyond R), have the area v of each of the ziggurat's
+    # 256 blocks (Marsaglia and Tsang, 2000)
+    tail = np.sqrt(2 * np.pi) * stats.norm.sf(ZIGGURAT_R)
+    assert ZIGGURAT_R * np.exp(-(ZIGGURAT_R**2) / 2) + tail == pytest.approx(0.00492867323399)
     w = winit.normal((1 << 20,), 0)
     assert np.abs(w).max() <= TAIL[np.dtype(np.float32)]
+
+
+def test_float64_normal_is_numpys_ziggurat_on_the_chunk_stream():
+    shape, seed = (3 * _engine.CHUNK,), 4
+    whole = winit.normal(shape, seed, dtype="float64", std=0.5)
+    streams = _engine.Streams()
+    streams.seeds = _engine.Request(shape, seed, None, None, None, 1).seeds
+    for chunk in range(3):
+        streams.chunk = chunk
+        streams.at(0)
+        expected = 0.5 * streams.generator.standard_normal(_engine.CHUNK)
+        assert np.array_equal(whole[chunk * _engine.CHUNK : (chunk + 1) * _engine.CHUNK], expected)
 
 
 def test_peak_memory_is_the_output_plus_per_thread_scratch():

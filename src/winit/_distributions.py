@@ -5,15 +5,23 @@ stream (see :mod:`winit._engine`). Value ``j`` of a chunk depends only on the
 stream and ``j``: asking for a longer prefix extends a shorter one, which is
 what makes shards and thread counts invisible.
 
-Normal: Box-Muller. A chunk is a sequence of groups of ``2 * GROUP`` values:
-``GROUP`` values ``r cos(theta)`` followed by the ``r sin(theta)`` of the same
-pairs. Pair ``p`` uses stream word ``p`` (float32: its two 32-bit halves) or
-words ``2p, 2p + 1`` (float64). The radius
-uniform is ``(k + 1/2) / 2**b`` for a b-bit integer ``k``, so it is never 0 and
-the largest magnitude reachable is ``sqrt(2 (b + 1) ln 2)``: 6.76 standard
-deviations for float32 (b = 32) and 9.49 for float64 (b = 64). These limits
-are :data:`TAIL`.
+Normal, float32: Box-Muller. A chunk is a sequence of groups of ``2 * GROUP``
+values: ``GROUP`` values ``r cos(theta)`` followed by the ``r sin(theta)`` of
+the same pairs. Pair ``p`` uses stream word ``p`` (float32: its two 32-bit
+halves) or words ``2p, 2p + 1`` (float64, where the truncated normal uses it).
+The radius uniform is ``(k + 1/2) / 2**b`` for a b-bit integer ``k``, so it is
+never 0 and the largest magnitude reachable is ``sqrt(2 (b + 1) ln 2)``: 6.76
+standard deviations for float32 (b = 32), 9.49 for float64 (b = 64).
 
+Normal, float64: numpy's ziggurat (``Generator.standard_normal``) over the
+chunk's stream. numpy's float64 sine and cosine are scalar library calls,
+about 8 ns each on the benchmark machine, which made Box-Muller three times
+slower than the ziggurat there. The ziggurat's tail values are ``R + x`` with
+``R`` = 3.6542 and ``x = -log(1 - u) / R`` accepted only if
+``-2 log(1 - v) > x**2``; as ``-log(1 - v)`` is at most ``53 ln 2`` for numpy's
+53-bit doubles, no value exceeds ``R + sqrt(106 ln 2)`` = 12.23.
+
+:data:`TAIL` holds the largest magnitude of the normal sampler of each dtype.
 Uniform: the top 24 (float32) or 53 (float64) bits of a stream word, scaled.
 
 Truncated normal: exact. When the interval holds at least
@@ -40,9 +48,11 @@ from ._engine import CHUNK, Streams, clamp, clamp_bounds
 
 GROUP = 2048
 """Box-Muller pairs per group: a group is GROUP cosines followed by GROUP sines."""
+ZIGGURAT_R = 3.6541528853610088
+"""Where the tail of numpy's normal ziggurat starts (numpy's ``ziggurat_nor_r``)."""
 TAIL: dict[np.dtype, float] = {
-    np.dtype(np.float32): math.sqrt(2 * 33 * math.log(2)),
-    np.dtype(np.float64): math.sqrt(2 * 65 * math.log(2)),
+    np.dtype(np.float32): math.sqrt(2 * 33 * math.log(2)),  # Box-Muller, 32-bit radius
+    np.dtype(np.float64): ZIGGURAT_R + math.sqrt(2 * 53 * math.log(2)),  # the ziggurat
 }
 REJECTION_MIN_MASS = 0.3
 _INVERSE_TAIL = 40.0  # beyond any value the float64 inverse CDF returns for an open end
@@ -155,6 +165,15 @@ def _write_groups(target: np.ndarray, r: np.ndarray, theta: np.ndarray) -> None:
     sines *= radii
 
 
+def ziggurat(streams: Streams, out: np.ndarray, scale: float = 1.0) -> None:
+    """Write ``scale`` times numpy's float64 ziggurat normals from the chunk's stream
+    into ``out`` (value ``j`` depends only on the stream and ``j``)."""
+    streams.at(0)
+    streams.generator.standard_normal(out=out)
+    if scale != 1.0:
+        out *= scale
+
+
 def uniform_bits(streams: Streams, out: np.ndarray, low: float, width: float) -> None:
     """Write ``low + width * u`` with ``u`` uniform on [0, 1) into ``out``."""
     n = out.shape[0]
@@ -236,7 +255,10 @@ class Normal:
     std: float
 
     def fill(self, streams: Streams, out: np.ndarray) -> None:
-        box_muller(streams, out, scale=self.std)
+        if out.dtype == np.float64:
+            ziggurat(streams, out, scale=self.std)
+        else:
+            box_muller(streams, out, scale=self.std)
         if self.mean != 0.0:
             out += out.dtype.type(self.mean)
 
