@@ -375,17 +375,20 @@ class TruncatedNormal:
             return
         # in each chunk, the i-th failed place (in increasing order) gets the i-th
         # spare of that chunk, so prefixes agree
+        if chunks == 1:
+            out[failed] = self._spares(streams, failed.size, spares)
+            return
         ends = np.searchsorted(failed, np.arange(1, chunks + 1) * CHUNK)
         starts = np.concatenate(([0], ends[:-1]))
         needed = ends - starts
         accepted = np.flatnonzero(self._mask(streams, spares, outside=False))
         edges = np.searchsorted(accepted, np.arange(chunks + 1) * 2 * GROUP)
-        if np.all(np.diff(edges) >= needed):  # each chunk's spare group suffices
+        if np.all(np.diff(edges) >= needed):  # one selection, if every spare group suffices
             firsts, counts = edges[:-1].tolist(), needed.tolist()
             picks = [accepted[e : e + k] for e, k in zip(firsts, counts, strict=True)]
             out[failed] = spares.take(np.concatenate(picks))
             return
-        for i in range(chunks):  # rare: some chunk needs more spares
+        for i in range(chunks):
             streams.chunk = first_chunk + i
             group = spares[i * 2 * GROUP : (i + 1) * 2 * GROUP]
             places = failed[starts[i] : ends[i]]
