@@ -41,6 +41,9 @@ class Impl:
     buffer: str  # 'out=', 'in place', 'fresh', 'fresh (XLA)'
     make: Callable[[bool], tuple[Call, float | None]]  # -> (one call, compile seconds)
     memory: bool = True  # probe its peak memory (duplicates of another row's probe: False)
+    # a second implementation timed in alternation with this one (call, make): the
+    # row then also gets the median ratio of each call's time to the next one's
+    alternate: tuple[str, Callable[[bool], tuple[Call, float | None]]] | None = None
 
 
 @dataclass
@@ -84,6 +87,20 @@ def _winit_rows(
         Impl("winit", "winit", f"{call}(out=buf)", "out=", make),
         Impl("winit fresh", "winit", call, "fresh", lambda _: make(False), memory=False),
     ]
+
+
+def _alternating_row(
+    init: winit.Initializer, name: str, shape: tuple[int, ...], dtype: str, threads: int
+) -> Impl:
+    """winit's truncated normal timed in alternation with the normal it is measured
+    against (SPEC[name]), so that both see the same state of the machine."""
+    base = _winit_rows(init, shape, dtype, threads)[0]
+    normal = getattr(winit, name).configure(**SPEC[name].config)
+    other = _winit_rows(normal, shape, dtype, threads)[0]
+    return Impl(
+        "winit ÷ normal", "winit", base.call, "out=", base.make, memory=False,
+        alternate=(other.call, other.make),
+    )  # fmt: skip
 
 
 def _torch_row(
@@ -231,6 +248,8 @@ SPECS = [
     ),
 ]  # fmt: skip
 SPEC = {spec.name: spec for spec in SPECS}
+NORMAL_OF = {spec.name: spec.name.replace("truncated_normal", "normal") for spec in SPECS}
+"""The normal each truncated normal is measured against (same std before truncation)."""
 
 GPT2_MINI = "gpt2-mini (2 layers, 256 wide, vocab 8192)"
 SCIPY_MAX_ELEMENTS = 1 << 20  # scipy.stats.truncnorm is slow: 1M elements only
@@ -323,6 +342,8 @@ def elementwise_case(
     s = spec.scale(n)
     init = getattr(winit, spec.name).configure(**spec.config)
     impls = _winit_rows(init, shape, dtype, threads)
+    if spec.kind == "truncated_normal":
+        impls.append(_alternating_row(init, NORMAL_OF[spec.name], shape, dtype, threads))
     impls.append(
         _torch_row(spec.torch_label, lambda i, t: spec.torch_fill(i, t, s), shape, dtype, threads)
     )

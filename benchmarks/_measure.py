@@ -66,7 +66,17 @@ def time_case(case: Case, log: Callable[[str], None]) -> dict[str, Any]:
         if compile_s is not None:
             row["compile_s"] = compile_s
         repeats = max(MIN_REPEATS, min(case.repeats, int(BUDGET_S / max(first, 1e-9))))
-        row["times_s"] = _repeat(call, repeats)
+        if impl.alternate is None:
+            row["times_s"] = _repeat(call, repeats)
+        else:  # this implementation and the other one, in turn
+            row["alternate_call"] = impl.alternate[0]
+            other, _ = impl.alternate[1](True)
+            other()
+            times = _repeat_in_turn([call, other], 2 * repeats + 1)
+            row["times_s"], row["alternate_times_s"] = times
+            ratios = [a / b for a, b in zip(*times, strict=True)]
+            row["alternate_ratio"] = statistics.median(ratios)
+            del other
         row["median_s"] = statistics.median(row["times_s"])
         row["ns_per_element"] = row["median_s"] / case.elements * 1e9
         del call  # and with it the implementation's buffers
@@ -99,6 +109,22 @@ def _repeat(call: Callable[[], Any], repeats: int) -> list[float]:
             result = call()
             times.append(time.perf_counter() - start)
             del result
+    finally:
+        gc.enable()
+    return times
+
+
+def _repeat_in_turn(calls: list[Callable[[], Any]], repeats: int) -> list[list[float]]:
+    """Each call's times over ``repeats`` rounds, the calls made in turn in each round."""
+    times: list[list[float]] = [[] for _ in calls]
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            for call, log in zip(calls, times, strict=True):
+                start = time.perf_counter()
+                result = call()
+                log.append(time.perf_counter() - start)
+                del result
     finally:
         gc.enable()
     return times

@@ -8,6 +8,7 @@ from typing import Any
 from _cases import GPT2_MINI, TRUNCATED_MASS
 
 MIB = 1 << 20
+ALTERNATING = "winit ÷ normal"  # the row of a truncated case timed in turn with the normal
 
 # Stream words per output element of winit's engine (see docs/engine.md): Box-Muller
 # takes one 64-bit word per pair of float32 normals (two per pair in float64, as the
@@ -131,9 +132,15 @@ def targets(r: Results) -> list[dict[str, Any]]:
         (f"{f}_truncated_normal", f"{f}_normal") for f in ("he", "glorot", "lecun")
     ]
     for trunc, normal in pairs:
-        t_time, n_time = r.median(ew(trunc), "winit"), r.median(ew(normal), "winit")
+        # timed in turn with the normal when the run did so (a run from before: the
+        # two cases' medians)
+        paired = r.row(ew(trunc), ALTERNATING)
+        if paired is not None and "alternate_ratio" in paired:
+            value, how = paired["alternate_ratio"], " (timed in turn)"
+        else:
+            value, how = ratio(r.median(ew(trunc), "winit"), r.median(ew(normal), "winit")), ""
         add(f"{trunc} f32 {size['16M']}: time ≤ 1.25× winit {normal}",
-            ratio(t_time, n_time), 1.25, False)  # fmt: skip
+            value, 1.25, False, "" if value is None else f"{value:.2f}×{how}")  # fmt: skip
     for trunc, _ in pairs:
         c = ew(trunc)
         add(f"{trunc} f32 {size['16M']}: throughput ≥ 4× torch trunc_normal_",
@@ -256,6 +263,8 @@ def _detail(r: Results, group: str) -> list[str]:
         for row in case["impls"]:
             call = row["call"].replace("|", "\\|")
             impl = f"{row['name']}: `{call}`"
+            if "alternate_call" in row:
+                impl += f", in turn with `{row['alternate_call']}`"
             peak = ""
             if "peak_ratio" in row:
                 bound = "≤ " if row.get("peak_upper_bound") else ""
@@ -268,7 +277,9 @@ def _detail(r: Results, group: str) -> list[str]:
                 continue
             versus = ""
             limits = ""
-            if row["peer"] == "winit":
+            if "alternate_ratio" in row:
+                versus = f"{_x(row['alternate_ratio'])} (time ÷ the other's)"
+            elif row["peer"] == "winit":
                 if floors and row["name"] == "winit":
                     rng_floor, write_floor = floors
                     ns = row["ns_per_element"]

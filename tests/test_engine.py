@@ -312,3 +312,21 @@ def test_truncated_normal_replaces_failures_by_spares_in_order(chunk):
     expected = values.copy()
     expected[failed] = accepted[: failed.sum()]
     assert np.array_equal(whole[chunk], expected)
+
+
+def test_float64_truncated_normal_replaces_failures_by_the_next_stream_in_order():
+    # docs/engine.md: in float64 the draws are the chunk's ziggurat normals and the
+    # spares are the accepted ziggurat normals of the chunk's stream of purpose 1
+    shape, seed, chunk = (2 * _engine.CHUNK + 100,), 3, 1
+    whole = winit.truncated_normal(shape, seed, dtype="float64")
+    streams = _engine.Streams()
+    streams.seeds = _engine.Request(shape, seed, None, None, None, 1).seeds
+    streams.chunk = chunk
+    streams.at(0)
+    values = streams.generator.standard_normal(_engine.CHUNK)
+    streams.at(1)
+    spares = streams.generator.standard_normal(2 * _engine.CHUNK)
+    failed = np.abs(values) > 2.0
+    expected = values.copy()
+    expected[failed] = spares[np.abs(spares) <= 2.0][: failed.sum()]
+    assert np.array_equal(whole[chunk * _engine.CHUNK : (chunk + 1) * _engine.CHUNK], expected)

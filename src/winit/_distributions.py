@@ -7,11 +7,10 @@ what makes shards and thread counts invisible.
 
 Normal, float32: Box-Muller. A chunk is a sequence of groups of ``2 * GROUP``
 values: ``GROUP`` values ``r cos(theta)`` followed by the ``r sin(theta)`` of
-the same pairs. Pair ``p`` uses stream word ``p`` (float32: its two 32-bit
-halves) or words ``2p, 2p + 1`` (float64, where the truncated normal uses it).
-The radius uniform is ``(k + 1/2) / 2**b`` for a b-bit integer ``k``, so it is
-never 0 and the largest magnitude reachable is ``sqrt(2 (b + 1) ln 2)``: 6.76
-standard deviations for float32 (b = 32), 9.49 for float64 (b = 64).
+the same pairs. Pair ``p`` uses stream word ``p``, its low 32 bits for the
+radius and its high 32 bits for the angle. The radius uniform is
+``(k + 1/2) / 2**32`` for a 32-bit integer ``k``, so it is never 0 and the
+largest magnitude reachable is ``sqrt(2 * 33 ln 2)`` = 6.76 standard deviations.
 
 Normal, float64: numpy's ziggurat (``Generator.standard_normal``) over the
 chunk's stream. numpy's float64 sine and cosine are scalar library calls,
@@ -22,14 +21,17 @@ slower than the ziggurat there. The ziggurat's tail values are ``R + x`` with
 53-bit doubles, no value exceeds ``R + sqrt(106 ln 2)`` = 12.23.
 
 :data:`TAIL` holds the largest magnitude of the normal sampler of each dtype.
+
 Uniform: the top 24 (float32) or 53 (float64) bits of a stream word, scaled.
 
 Truncated normal: exact. When the interval holds at least
 :data:`REJECTION_MIN_MASS` of the normal's mass, each value is a normal draw,
 and the draws outside the interval are replaced, in order, by the accepted
-draws of a spare sequence (draws conditioned on lying inside): the group of
-pairs that follows the chunk's pairs in its stream, then, if more are needed,
-whole chunks of further streams of the same chunk.
+draws of a spare sequence (draws conditioned on lying inside). In float32 (Box-
+Muller) that is the group of pairs that follows the chunk's pairs in its stream,
+then, if more are needed, whole chunks of further streams of the same chunk; in
+float64 (the ziggurat) it is the ziggurat normals of the chunk's stream of
+purpose 1.
 Otherwise every value is the inverse CDF of a 53-bit uniform, computed in
 float64 in log space so that far tails keep their precision.
 """
@@ -86,14 +88,6 @@ def _halves(words: np.ndarray) -> np.ndarray:
     return words.view(np.uint32).reshape(-1, 2)[:, ::-1].ravel()
 
 
-def _pair_bits(words: np.ndarray, dt: np.dtype) -> tuple[np.ndarray, np.ndarray, float]:
-    """Radius bits, angle bits and their resolution from a pair stream's words."""
-    if dt == np.float32:
-        radius, angle = _split_words(words)
-        return radius, angle, 2.0**-32
-    return words[0::2], words[1::2], 2.0**-64
-
-
 def box_muller(
     streams: Streams,
     out: np.ndarray,
@@ -101,34 +95,30 @@ def box_muller(
     scale: float = 1.0,
     spare: np.ndarray | None = None,
 ) -> None:
-    """Write ``scale`` times standard normal values into ``out`` (float32 or float64).
+    """Write ``scale`` times standard normal values into the float32 ``out``.
 
-    Pair ``p`` of uniforms gives ``r cos(theta)`` at element ``g * 2G + w`` and
-    ``r sin(theta)`` at element ``g * 2G + G + w`` (``g, w = divmod(p, G)``,
-    ``G`` = :data:`GROUP`). If ``spare`` (``2 G`` values) is given, it receives
-    the group of pairs that follows a whole chunk's pairs in the same stream,
-    computed in the same passes.
+    Pair ``p`` of uniforms (the low and high halves of stream word ``p``) gives
+    ``r cos(theta)`` at element ``g * 2G + w`` and ``r sin(theta)`` at element
+    ``g * 2G + G + w`` (``g, w = divmod(p, G)``, ``G`` = :data:`GROUP`). If
+    ``spare`` (``2 G`` values) is given, it receives the group of pairs that
+    follows a whole chunk's pairs in the same stream, computed in the same passes.
     """
     n = out.shape[0]
-    dt = out.dtype
+    dt = np.dtype(np.float32)
     groups = -(-n // (2 * GROUP))
     m = groups * GROUP
-    words_per_pair = 1 if dt == np.float32 else 2
     bitgen = streams.at(purpose)
     total = m
     if spare is None:
-        words = _words(bitgen, m * words_per_pair)
+        words = _words(bitgen, m)
     else:
         # the spare group follows the pairs of a whole chunk in the same stream
-        whole = (CHUNK // 2) * words_per_pair
-        stream = _words(bitgen, whole + GROUP * words_per_pair)
-        words = (
-            stream
-            if m * words_per_pair == whole
-            else np.concatenate((stream[: m * words_per_pair], stream[whole:]))
-        )
+        whole = CHUNK // 2
+        stream = _words(bitgen, whole + GROUP)
+        words = stream if m == whole else np.concatenate((stream[:m], stream[whole:]))
         total += GROUP
-    radius_bits, angle_bits, resolution = _pair_bits(words, dt)
+    radius_bits, angle_bits = _split_words(words)
+    resolution = 2.0**-32
     r = streams.scratch(dt, total, slot=2)
     theta = streams.scratch(dt, total, slot=3)
     np.copyto(r, radius_bits, casting="unsafe")
@@ -360,6 +350,11 @@ class TruncatedNormal:
         return mask if outside else np.logical_not(mask, out=mask)
 
     def _fill_by_rejection(self, streams: Streams, out: np.ndarray, first_chunk: int) -> None:
+        if out.dtype == np.float64:
+            for i in range(0, out.shape[0], CHUNK):
+                streams.chunk = first_chunk + i // CHUNK
+                self._fill_from_ziggurat(streams, out[i : i + CHUNK])
+            return
         chunks = -(-out.shape[0] // CHUNK)
         spares = streams.scratch(out.dtype, chunks * 2 * GROUP, slot=4)
         outside = streams.scratch(np.dtype(bool), out.shape[0], slot=8)
@@ -393,6 +388,24 @@ class TruncatedNormal:
             group = spares[i * 2 * GROUP : (i + 1) * 2 * GROUP]
             places = failed[starts[i] : ends[i]]
             out[places] = self._spares(streams, places.size, group)
+
+    def _fill_from_ziggurat(self, streams: Streams, out: np.ndarray) -> None:
+        """float64: the chunk's ziggurat normals, those outside the interval replaced,
+        in order, by the accepted ziggurat normals of the chunk's stream of purpose 1."""
+        ziggurat(streams, out, scale=self.std)
+        outside = self._mask(streams, out, outside=True)
+        failed = sparse_flatnonzero(outside) if self.mass > 0.9 else np.flatnonzero(outside)
+        if not failed.size:
+            return
+        streams.at(1)
+        found, count = [], failed.size
+        while count > 0:  # draws continue one sequence, whatever the batch sizes
+            batch = streams.generator.standard_normal(int(count / self.mass * 1.05) + 64)
+            batch *= self.std
+            accepted = batch.take(np.flatnonzero(self._mask(streams, batch, outside=False)))
+            found.append(accepted[:count])
+            count -= found[-1].shape[0]
+        out[failed] = found[0] if len(found) == 1 else np.concatenate(found)
 
     def _spares(self, streams: Streams, count: int, first_group: np.ndarray) -> np.ndarray:
         """The first ``count`` accepted draws of the spare sequence: ``first_group``
