@@ -508,7 +508,7 @@ def fill_flat(
     run_tasks(tasks, threads)
 
 
-BLOCK = 4
+BLOCK = 8
 """Whole chunks per task, at most, for a sampler that can fill several at once."""
 
 
