@@ -16,7 +16,7 @@ from typing import Any
 
 import _peers as peers
 import numpy as np
-from _cases import Call, Case, Impl
+from _cases import Case, Impl
 
 RUN = Path(__file__).resolve().parent / "run.py"
 
@@ -29,10 +29,10 @@ def _row(impl: Impl) -> dict[str, Any]:
 
 
 SETTLE_S = {"orthogonal": 0.25}
-"""Pause before each timed call, by case group (default 0.03 s): long enough for
-the idle threads of the previous library's pool to stop spinning (OpenBLAS's
+"""Pause before each implementation, by case group (default 0.03 s): long enough
+for the idle threads of the previous library's pool to stop spinning (OpenBLAS's
 spin for up to ~0.1 s after a call, OpenMP's and Eigen's for less), which on 2
-cores would otherwise take a core from the next call."""
+cores would otherwise take a core from the next library."""
 
 
 MIN_REPEATS = 3
@@ -43,15 +43,10 @@ warm-up call took longer gets fewer than ``case.repeats`` calls, never fewer tha
 
 
 def time_case(case: Case, log: Callable[[str], None]) -> dict[str, Any]:
-    """Time the implementations of ``case`` in rounds. Each gets a warm-up call and
-    up to ``case.repeats`` timed calls (see :data:`BUDGET_S`); every round makes one
-    call of each implementation still due, in turn, each after a short pause (see
-    :data:`SETTLE_S`). Rounds rather than one implementation after another, so that
-    a machine whose speed drifts (a shared virtual machine) slows every row alike.
-    Returns the case's result with each row's times and median."""
-    settle = SETTLE_S.get(case.group, 0.03)
+    """Time each implementation of ``case`` in turn: a pause, a warm-up call, then
+    up to ``case.repeats`` calls back to back (see :data:`BUDGET_S`). Returns the
+    case's result with each row's times and median."""
     rows: list[dict[str, Any]] = []
-    timed: list[tuple[dict[str, Any], list[Call], int, list[list[float]]]] = []
     began = time.perf_counter()
     for impl in case.impls:
         row = _row(impl)
@@ -59,50 +54,33 @@ def time_case(case: Case, log: Callable[[str], None]) -> dict[str, Any]:
         if not peers.available(impl.peer):
             row["skipped"] = f"{impl.peer} is not installed"
             continue
-        time.sleep(settle)
+        time.sleep(SETTLE_S.get(case.group, 0.03))
         try:
             call, compile_s = impl.make(True)
-            calls = [call]
-            if impl.alternate is not None:  # timed in turn with this one, call by call
-                row["alternate_call"] = impl.alternate[0]
-                calls.append(impl.alternate[1](True)[0])
             start = time.perf_counter()
             call()  # warm-up: first-touch costs, thread pools, caches
             first = time.perf_counter() - start
-            for other in calls[1:]:
-                other()
         except Exception as error:  # a peer without this dtype, say
             row["error"] = f"{type(error).__name__}: {error}".splitlines()[0][:160]
             continue
         if compile_s is not None:
             row["compile_s"] = compile_s
         repeats = max(MIN_REPEATS, min(case.repeats, int(BUDGET_S / max(first, 1e-9))))
-        timed.append((row, calls, repeats, [[] for _ in calls]))
-    gc.disable()
-    try:
-        for round_ in range(max((t[2] for t in timed), default=0)):
-            for _, calls, repeats, logs in timed:
-                if round_ >= repeats:
-                    continue
-                for call, times in zip(calls, logs, strict=True):
-                    time.sleep(settle)
-                    start = time.perf_counter()
-                    result = call()
-                    times.append(time.perf_counter() - start)
-                    del result
-    finally:
-        gc.enable()
-    for row, _, _, logs in timed:
-        row["times_s"] = logs[0]
-        row["median_s"] = statistics.median(logs[0])
+        if impl.alternate is None:
+            row["times_s"] = _repeat(call, repeats)
+        else:  # this implementation and the other one, in turn
+            row["alternate_call"] = impl.alternate[0]
+            other, _ = impl.alternate[1](True)
+            other()
+            times = _repeat_in_turn([call, other], 2 * repeats + 1)
+            row["times_s"], row["alternate_times_s"] = times
+            ratios = [a / b for a, b in zip(*times, strict=True)]
+            row["alternate_ratio"] = statistics.median(ratios)
+            del other
+        row["median_s"] = statistics.median(row["times_s"])
         row["ns_per_element"] = row["median_s"] / case.elements * 1e9
-        if len(logs) > 1:
-            row["alternate_times_s"] = logs[1]
-            row["alternate_ratio"] = statistics.median(
-                a / b for a, b in zip(logs[0], logs[1], strict=True)
-            )
-    del timed  # and with it the implementations' buffers
-    gc.collect()
+        del call  # and with it the implementation's buffers
+        gc.collect()
     shown = ", ".join(
         f"{r['name']} {r['ns_per_element']:.2f}" for r in rows if "ns_per_element" in r
     )
@@ -120,6 +98,36 @@ def time_case(case: Case, log: Callable[[str], None]) -> dict[str, Any]:
         "notes": case.notes,
         "impls": rows,
     }
+
+
+def _repeat(call: Callable[[], Any], repeats: int) -> list[float]:
+    times = []
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            start = time.perf_counter()
+            result = call()
+            times.append(time.perf_counter() - start)
+            del result
+    finally:
+        gc.enable()
+    return times
+
+
+def _repeat_in_turn(calls: list[Callable[[], Any]], repeats: int) -> list[list[float]]:
+    """Each call's times over ``repeats`` rounds, the calls made in turn in each round."""
+    times: list[list[float]] = [[] for _ in calls]
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            for call, log in zip(calls, times, strict=True):
+                start = time.perf_counter()
+                result = call()
+                log.append(time.perf_counter() - start)
+                del result
+    finally:
+        gc.enable()
+    return times
 
 
 # -- the limits -------------------------------------------------------------------------------
