@@ -513,7 +513,14 @@ BLOCK = 8
 
 
 def _block_size(chunks: int, threads: int) -> int:
-    """Chunks per task: blocks of up to :data:`BLOCK`, keeping 4 tasks per thread."""
+    """Chunks per task: blocks of up to :data:`BLOCK`, keeping 4 tasks per thread.
+
+    Blocks save numpy calls, which hold the GIL and so serialize threads; but a
+    block outgrows the cache, so a single thread, with no one to contend with,
+    goes chunk by chunk (measured: 1.35x the normal's time chunk by chunk, 1.43x
+    in blocks of 8, on one thread)."""
+    if threads == 1:
+        return 1
     return max(1, min(BLOCK, chunks // (4 * threads)))
 
 
