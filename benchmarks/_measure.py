@@ -67,7 +67,7 @@ def time_case(case: Case, log: Callable[[str], None]) -> dict[str, Any]:
             row["compile_s"] = compile_s
         repeats = max(MIN_REPEATS, min(case.repeats, int(BUDGET_S / max(first, 1e-9))))
         if impl.alternate is None:
-            row["times_s"] = _repeat(call, repeats)
+            row["times_s"] = _repeat_in_turn([call], repeats)[0]
         else:  # this implementation and the other one, in turn
             row["alternate_call"] = impl.alternate[0]
             other, _ = impl.alternate[1](True)
@@ -98,20 +98,6 @@ def time_case(case: Case, log: Callable[[str], None]) -> dict[str, Any]:
         "notes": case.notes,
         "impls": rows,
     }
-
-
-def _repeat(call: Callable[[], Any], repeats: int) -> list[float]:
-    times = []
-    gc.disable()
-    try:
-        for _ in range(repeats):
-            start = time.perf_counter()
-            result = call()
-            times.append(time.perf_counter() - start)
-            del result
-    finally:
-        gc.enable()
-    return times
 
 
 def _repeat_in_turn(calls: list[Callable[[], Any]], repeats: int) -> list[list[float]]:
