@@ -11,11 +11,10 @@ MIB = 1 << 20
 ALTERNATING = "winit ÷ normal"  # the row of a truncated case timed in turn with the normal
 
 # Stream words per output element of winit's engine (see docs/engine.md): Box-Muller
-# takes one 64-bit word per pair of float32 normals (two per pair in float64, as the
-# truncated normal uses it); numpy's float64 ziggurat takes one word per normal
-# (plus about 1% for its rejections, ignored); uniform takes one 32-bit half-word per
-# float32 (a whole word per float64); the truncated normal draws normals and redraws
-# the ~4.6% outside +-2 std.
+# takes one 64-bit word per pair of float32 normals; numpy's float64 ziggurat takes
+# one word per normal (plus about 1% for its rejections, ignored); uniform takes one
+# 32-bit half-word per float32 (a whole word per float64); the truncated normal draws
+# normals and redraws the ~4.6% outside +-2 std.
 _WORDS = {("normal", False): 0.5, ("normal", True): 1.0, ("uniform", False): 0.5,
           ("uniform", True): 1.0}  # fmt: skip
 
@@ -300,7 +299,7 @@ def _detail(r: Results, group: str) -> list[str]:
 GROUPS = [
     ("elementwise", "Elementwise initializers, float32"),
     ("dtype", "Other dtypes"),
-    ("orthogonal", "Orthogonal (QR of a Gaussian matrix, torch layout: rows are units)"),
+    ("orthogonal", "Orthogonal (Haar, torch layout: rows are units)"),
     ("sparse", "Sparse (sparsity 0.9, std 0.01)"),
     ("model", "Whole networks"),
 ]
