@@ -175,6 +175,15 @@ def test_config_round_trips_through_json_and_get(name):
         assert np.array_equal(back(case.shape, 5), init(case.shape, 5))
 
 
+def test_numpy_numbers_in_a_config_become_python_numbers():
+    init = winit.dirac.configure(groups=np.int64(2))
+    assert type(init.config["groups"]) is int
+    expected = {"name": "dirac", "groups": 2, "layout": "xw"}
+    assert json.loads(json.dumps(init.get_config())) == expected
+    assert winit.get(init.get_config()) == winit.dirac.configure(groups=2)
+    assert type(winit.normal.configure(std=np.int64(2)).config["std"]) is float
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_get_config_is_plain_and_complete(name):
     init = getattr(winit, name).configure(**CASES[name].config)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import subprocess
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 import winit
-from winit import _registry
+from winit import _propagation_cli, _registry, cli
 from winit.cli import main
 
 
@@ -165,6 +166,10 @@ def test_an_empty_sample_has_no_sample_row(capsys):
         (["sample", "normal", "3", "--threads", "0"], "threads=0 is out of range"),
         (["sample", "normal", "3", "--seed", "-1"], "rng=-1"),
         (["sample", "sparse", "3", "4", "5"], "sparse needs a 2-D shape"),
+        (
+            ["sample", "he_normal", "4", "5", "--set", f"fan_in={10**400}"],
+            "fan_in=10000000000000000000...0000000000 is out of range",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_a_message(argv, message, capsys):
@@ -173,6 +178,30 @@ def test_bad_input_exits_2_with_a_message(argv, message, capsys):
     assert captured.out == ""
     assert captured.err.startswith(f"winit {argv[0]}: error: ")
     assert message in captured.err
+
+
+def test_an_unwritable_save_path_exits_2_with_a_message(tmp_path, capsys):
+    path = tmp_path / "missing" / "w.npy"
+    assert main(["sample", "he_normal", "3", "4", "--save", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"winit sample: error: cannot write --save {path}: ")
+    assert not path.exists()
+
+
+@pytest.mark.parametrize("module", [cli, _propagation_cli])
+def test_the_usage_in_the_docstrings_lists_every_option(module):
+    """Each ``winit COMMAND [...]`` block of the module docstring names exactly the
+    options of that command's parser."""
+    commands = next(
+        a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction)
+    )
+    blocks = re.findall(r"^winit (\w+)(.*?)(?=^winit |\Z)", module.__doc__, re.M | re.S)
+    assert blocks
+    for command, usage in blocks:
+        parser = commands.choices[command]
+        options = {o for a in parser._actions for o in a.option_strings if o.startswith("--")}
+        assert set(re.findall(r"\[(--[\w-]+)", usage)) == options - {"--help"}, command
 
 
 @pytest.mark.parametrize(

@@ -9,12 +9,12 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from scipy import stats
 
 import winit
-from winit._distributions import sparse_flatnonzero
+from winit._distributions import sparse_flatnonzero, truncated_mass, truncated_moments
 
 from .stats import check_ks, check_moments
 from .strategies import DTYPES, FLOAT_DTYPES
@@ -158,10 +158,15 @@ def test_low_precision_samples_keep_the_distribution(dtype):
 # -- degenerate parameters ------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("mean", [0.25, 0.1])
 @pytest.mark.parametrize("init", [winit.normal, winit.truncated_normal])
-def test_zero_std_gives_the_mean(init):
-    w = init((100,), 0, mean=0.25, std=0.0)
-    assert np.all(w == np.float32(0.25))
+def test_zero_std_gives_the_mean(init, mean, dtype):
+    # the point mass at the mean, rounded to nearest (0.1 has no float32 value:
+    # rounding the degenerate support inward would leave nothing)
+    w = init((100,), 0, mean=mean, std=0.0, dtype=dtype)
+    assert np.all(w == np.dtype(dtype).type(mean))
+    assert init.configure(mean=mean, std=0.0).moments((100,)) == (mean, 0.0)
 
 
 # -- analytic moments -------------------------------------------------------------------------
@@ -179,6 +184,62 @@ def test_truncated_normal_moments(lower, upper):
     init = winit.truncated_normal.configure(mean=0.5, std=2.0, lower=lower, upper=upper)
     expected = stats.truncnorm(lower, upper, loc=0.5, scale=2.0)
     assert init.moments((7,)) == pytest.approx((expected.mean(), expected.std()), rel=1e-6)
+
+
+def _truncated_reference(a: float, b: float) -> tuple[float, float, float]:
+    """Mass, mean and std of N(0, 1) truncated to [a, b], from the closed forms in
+    250-digit arithmetic (they cancel about 2 log10(1 + a^2 + b^2) - 2 log10(b - a)
+    digits, far fewer than 250 here)."""
+    mp = pytest.importorskip("mpmath")
+    with mp.workdps(250):
+        lo, hi = mp.mpf(a), mp.mpf(b)
+        z = (mp.erfc(lo / mp.sqrt(2)) - mp.erfc(hi / mp.sqrt(2))) / 2
+        apa = 0 if mp.isinf(lo) else lo * mp.npdf(lo)
+        bpb = 0 if mp.isinf(hi) else hi * mp.npdf(hi)
+        mean = (mp.npdf(lo) - mp.npdf(hi)) / z
+        return float(z), float(mean), float(mp.sqrt(1 + (apa - bpb) / z - mean * mean))
+
+
+# narrow intervals, where the float64 closed forms cancel: around the mean, on a
+# flank, in a tail, and a few ulps wide
+NARROW = [(-1e-7, 1e-7), (-1e-17, 1e-17), (0.0, 1e-12), (1.0, 1.0 + 1e-9), (5.0, 5.00001)]
+NARROW += [(-9.5, -9.499), (37.0, 37.01), (-12.0, -12.0 + 8 * 2.0**-49)]
+
+
+@pytest.mark.parametrize(("lower", "upper"), NARROW + BOUNDS)
+def test_truncated_moments_to_rounding(lower, upper):
+    z, mean, std = _truncated_reference(lower, upper)
+    assert truncated_mass(lower, upper) == pytest.approx(z, rel=1e-13)
+    init = winit.truncated_normal.configure(lower=lower, upper=upper)
+    got_mean, got_std = init.moments((3,))
+    assert got_mean == pytest.approx(mean, rel=1e-13, abs=1e-13 * std)
+    # outside narrow intervals the closed form loses about (1 + a^2) (1 + b^2)
+    # ulps of the variance in a tail: 1e-10 covers |a|, |b| <= 10
+    assert got_std == pytest.approx(std, rel=1e-13 if (lower, upper) in NARROW else 1e-10)
+
+
+@given(
+    lower=st.floats(-10.0, 10.0),
+    log_width=st.floats(-15.0, 1.5),
+)
+def test_truncated_moments_match_high_precision(lower, log_width):
+    upper = lower + 10.0**log_width
+    assume(upper <= 10.0 and upper > lower)
+    z, mean, std = _truncated_reference(lower, upper)
+    assert truncated_mass(lower, upper) == pytest.approx(z, rel=1e-13)
+    got_mean, got_std = truncated_moments(lower, upper)
+    assert got_mean == pytest.approx(mean, rel=1e-13, abs=1e-13 * std)
+    assert got_std == pytest.approx(std, rel=1e-10)
+
+
+def test_a_narrow_interval_around_the_mean_keeps_float64_resolution():
+    # 53-bit uniforms through erf/erfinv: every draw distinct (a collision among
+    # 2e5 draws of 2^53 levels has probability about 2e-6); through ndtr, which
+    # is 0.5 + 4e-13 here, there would be about 10,000 distinct values
+    w = winit.truncated_normal((200_000,), 3, dtype="float64", lower=-1e-12, upper=1e-12)
+    assert np.unique(w).size == w.size
+    assert w.min() >= -1e-12 and w.max() <= 1e-12
+    check_ks(w / 1e-12, stats.uniform(-1, 2))  # the density is flat to 1e-24 there
 
 
 @pytest.mark.parametrize(("low", "high"), UNIFORMS)

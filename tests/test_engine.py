@@ -167,6 +167,29 @@ def test_out_can_be_a_memmap(tmp_path):
     assert np.array_equal(np.load(tmp_path / "t.npy"), winit.normal(shape, 9, std=0.02))
 
 
+# every path that fills out= (elementwise, orthogonal in place and not, sparse,
+# identity, constant), on np.matrix, whose reshape(-1) stays 2-D
+MATRIX_OUT = [
+    *RANDOM[:6],
+    *RANDOM[8:],
+    (winit.orthogonal, (40, 96)),
+    (winit.orthogonal.configure(layout="torch"), (40, 96)),
+    (winit.identity, (5, 7)),
+    (winit.constant.configure(value=0.5), (5, 7)),
+]
+
+
+@pytest.mark.parametrize(("init", "shape"), MATRIX_OUT, ids=[repr(i) for i, _ in MATRIX_OUT])
+def test_an_ndarray_subclass_out_gets_the_plain_arrays_values(init, shape):
+    out = np.full(shape, np.nan, dtype=np.float32).view(np.matrix)
+    assert init(None, 4, out=out) is out
+    assert type(out) is np.matrix
+    assert np.array_equal(np.asarray(out), init(shape, 4))
+    rows = np.full((2, shape[1]), np.nan, dtype=np.float32).view(np.matrix)
+    assert init(shape, 4, out=rows, rows=(1, 3)) is rows
+    assert np.array_equal(np.asarray(rows), init(shape, 4)[1:3])
+
+
 def test_out_can_be_a_torch_tensor_view():
     torch = pytest.importorskip("torch")
     t = torch.empty(64, 32)

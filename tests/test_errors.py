@@ -26,6 +26,8 @@ BAD_SHAPES = [
     ((3, "4"), TypeError, "shape=.* has the entry '4' of type str"),
     ((3, None), TypeError, "shape=.* has the entry None"),
     ((np.float64(3),), TypeError, "shape=.* of type float64"),
+    (np.array(5.0), TypeError, r"shape=array\(5\.\) has the entry array\(5\.\) of type ndarray"),
+    (np.array(-4), ValueError, r"shape=array\(-4\) has the negative dimension -4"),
 ]
 
 
@@ -45,6 +47,11 @@ def test_numpy_integer_dimensions_are_fine():
     assert winit.normal((np.int64(3), np.uint8(2)), 0).shape == (3, 2)
 
 
+def test_a_0d_integer_array_is_a_shape_like_an_int():
+    assert winit.normal(np.array(5), 0).shape == (5,)
+    assert np.array_equal(winit.normal(np.array(5, np.uint8), 0), winit.normal(5, 0))
+
+
 @pytest.mark.parametrize("shape", [(), (7,), 7])
 @pytest.mark.parametrize(
     "init",
@@ -53,6 +60,33 @@ def test_numpy_integer_dimensions_are_fine():
 def test_fan_based_initializers_need_two_dimensions_or_fans(init, shape):
     with pytest.raises(ValueError, match=r"shape=\(.*\) has [01] dimension.*fan_in="):
         init(shape, 0)
+
+
+@pytest.mark.parametrize("fan", ["fan_in", "fan_out"])
+def test_explicit_fans_beyond_float64(fan):
+    match = rf"{fan}=1000000.*0000 is out of range; {fan} must be an integer <= 1\.79769e\+308"
+    with pytest.raises(ValueError, match=match):
+        winit.he_normal.configure(**{fan: 10**400})
+    with pytest.raises(ValueError, match=match):
+        winit.he_normal((3, 4), 0, **{fan: 10**400})
+    with pytest.raises(ValueError, match=match):
+        winit.fans((3, 4), **{fan: 10**400})
+
+
+HUGE_FANS = [
+    (winit.he_normal, (10**400, 0), "fan_in"),
+    (winit.he_normal.configure(mode="fan_out", layout="torch"), (10**400, 0, 3), "fan_out"),
+    (winit.glorot_uniform, (0, 10**400), "fan_out"),  # the mean of the fans
+]
+
+
+@pytest.mark.parametrize(("init", "shape", "fan"), HUGE_FANS, ids=["in", "out", "avg"])
+def test_shapes_whose_fans_are_beyond_float64(init, shape, fan):
+    match = rf"shape=\(.*\) has {fan}=[13]000.*, beyond the float64 range; fans must be at most"
+    with pytest.raises(ValueError, match=match):
+        init(shape, 0)
+    with pytest.raises(ValueError, match=match):
+        init.moments(shape)
 
 
 @pytest.mark.parametrize("fan", ["fan_in", "fan_out"])
@@ -86,6 +120,15 @@ BAD_CONFIGS = [
     (winit.variance_scaling, {"scale": -1.0}, ValueError, "scale=-1.0 is out of range"),
     (winit.variance_scaling, {"scale": 0.0}, ValueError, "scale=0.0 is out of range"),
     (winit.glorot_uniform, {"gain": 0.0}, ValueError, "gain=0"),
+    # parameters whose square (the variance scale) leaves float64 are named
+    (winit.glorot_normal, {"gain": 1e-200}, ValueError, "gain=1e-200 is out of range: gain²"),
+    (winit.glorot_uniform, {"gain": -1e200}, ValueError, r"gain=-1e\+200 is out of range: gain²"),
+    (
+        winit.he_normal,
+        {"nonlinearity": "leaky_relu", "negative_slope": 1e200},
+        ValueError,
+        r"negative_slope=1e\+200 is out of range: the leaky-ReLU gain .* underflows to 0",
+    ),
     # intervals
     (winit.truncated_normal, {"lower": 1.0, "upper": 1.0}, ValueError, "lower=1.0 must be less"),
     (winit.truncated_normal, {"lower": 2.0, "upper": -2.0}, ValueError, "lower=2.0"),
@@ -114,6 +157,13 @@ BAD_CONFIGS = [
     (winit.lecun_normal, {"in_axis": "0"}, TypeError, "in_axis must be an int"),
     (winit.lecun_normal, {"out_axis": (0, "1")}, TypeError, "out_axis must be an integer"),
     (winit.lecun_normal, {"batch_axis": 0.0}, TypeError, "batch_axis must be an integer"),
+    (
+        winit.lecun_normal,
+        {"in_axis": (), "out_axis": []},
+        ValueError,
+        r"in_axis=\(\) and out_axis=\[\] name no channel axis",
+    ),
+    (winit.lecun_normal, {"in_axis": np.array(0.0)}, TypeError, "in_axis must be an integer"),
     # types of numbers
     (winit.normal, {"std": "1"}, TypeError, "std must be a real number; got '1'"),
     (winit.normal, {"mean": True}, TypeError, "mean must be a real number; got True"),
@@ -219,6 +269,15 @@ def test_non_floating_dtypes(init, dtype, match):
         init(shape, 0, dtype=dtype)
 
 
+@pytest.mark.parametrize(
+    "init", [winit.normal, winit.ones, winit.orthogonal, winit.dirac, winit.identity, winit.sparse]
+)
+def test_an_out_of_another_dtype_is_named_out_dtype(init):
+    shape = (3, 3, 3) if init is winit.dirac else (3, 3)
+    with pytest.raises(TypeError, match=r"^out\.dtype='int32' is not supported; allowed are"):
+        init(None, 0, out=np.empty(shape, np.int32))
+
+
 def test_every_dtype_error_lists_the_allowed_ones():
     with pytest.raises(TypeError, match="allowed are float16, float32, float64, bfloat16"):
         winit.normal((2,), 0, dtype="int8")
@@ -289,6 +348,16 @@ def test_an_interval_without_a_value_of_the_dtype():
         winit.uniform((4,), 0, dtype="float16", low=0.1, high=0.10002)
 
 
+# -- rows ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rows", [slice(1.5, 2), slice(0, "2"), slice(0, 2, 1.0)])
+@pytest.mark.parametrize("init", [winit.normal, winit.orthogonal, winit.sparse, winit.zeros])
+def test_rows_slices_of_non_integers(init, rows):
+    with pytest.raises(TypeError, match=r"rows=slice\(.*\) is not a slice of ints"):
+        init((3, 4), 0, rows=rows)
+
+
 # -- winit.get ---------------------------------------------------------------------------------
 
 
@@ -303,6 +372,8 @@ def test_an_interval_without_a_value_of_the_dtype():
         ("normal:std=-1", ValueError, "std=-1.0 is out of range"),
         ({"std": 1.0}, ValueError, "a config dict needs a 'name' key"),
         ({"name": "nope"}, ValueError, "'nope' is not a winit initializer"),
+        ({"name": ["normal"]}, TypeError, r"identifier\['name'\] must be a string.*of type list"),
+        ({"name": None}, TypeError, r"identifier\['name'\] must be a string"),
         (3, TypeError, "identifier must be a name, a config dict or an Initializer; got 3"),
         (None, TypeError, "identifier must be"),
         (winit.normal.__call__, TypeError, "identifier must be"),

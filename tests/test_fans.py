@@ -122,6 +122,11 @@ def test_torch_layout_is_the_transpose_of_xw():
     assert winit.fans(w.shape, layout="torch") == winit.fans(moved.shape) == (960, 1920)
 
 
+def test_axes_may_be_0d_integer_arrays():
+    assert winit.fans((3, 4), in_axis=np.array(1), out_axis=np.array(0)) == (4, 3)
+    assert winit.fans((2, 3, 4), batch_axis=np.array(0)) == (3, 4)
+
+
 def test_shape_may_be_an_int_or_a_list():
     assert winit.fans([3, 4]) == (3, 4)
     assert winit.fans(np.array([3, 4])) == (3, 4)

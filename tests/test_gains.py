@@ -80,6 +80,9 @@ def test_param_is_only_for_leaky_relu(nonlinearity):
         (("leaky_relu", float("inf")), ValueError, "param=inf"),
         (("leaky_relu", "0.1"), TypeError, "param must be a real number"),
         (("leaky_relu", True), TypeError, "param must be a real number"),
+        # the gain would underflow to 0
+        (("leaky_relu", 1e200), ValueError, r"param=1e\+200 is out of range: .* underflows to 0"),
+        (("leaky_relu", -2e154), ValueError, r"param=-2e\+154 is out of range"),
     ],
 )
 def test_bad_arguments(args, error, match):

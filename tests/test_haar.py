@@ -8,6 +8,7 @@ import pytest
 from scipy import stats
 
 import winit
+from winit._structured import haar_orthonormalize
 
 from .stats import Z, check_ks
 
@@ -72,3 +73,34 @@ def test_float32_and_float64_are_orthogonal_to_working_precision(dtype):
     w = winit.orthogonal((512, 384), 0, dtype=dtype, gain=1.5).astype(np.float64)
     tol = {"float32": 1e-5, "float64": 1e-12}[dtype]
     assert np.abs(w.T @ w - 1.5**2 * np.eye(384)).max() < tol
+
+
+def _orthonormalized(x: np.ndarray, dtype: str) -> np.ndarray:
+    x = np.asfortranarray(x.astype(dtype))
+    haar_orthonormalize(x, 1.0)
+    return x
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    ("shape", "column", "first_zero"),
+    [
+        ((4, 4), 3, 3),  # the last column's one entry on and below the diagonal
+        ((6, 4), 1, 1),  # a whole column from the diagonal down
+        ((6, 4), 1, 2),  # only the entries below a nonzero diagonal entry
+    ],
+)
+def test_exact_zeros_on_and_below_the_diagonal(dtype, shape, column, first_zero):
+    """A float32 Gaussian can be exactly 0. A column that is 0 from the diagonal
+    down gets LAPACK's identity reflector and counts its R diagonal 0 as
+    positive: the result is orthonormal and the limit of a tiny positive entry."""
+    exact = np.random.default_rng(0).standard_normal(shape)
+    exact[first_zero:, column] = 0.0
+    tiny = exact.copy()
+    tiny[first_zero, column] = 1e-30
+    q = _orthonormalized(exact, dtype)
+    tol = {"float32": 1e-5, "float64": 1e-12}[dtype]
+    assert np.isfinite(q).all()
+    q64 = q.astype(np.float64)
+    assert np.abs(q64.T @ q64 - np.eye(shape[1])).max() < tol
+    assert np.abs(q64 - _orthonormalized(tiny, dtype)).max() < tol

@@ -20,6 +20,7 @@ See ``docs/engine.md`` for the design and its guarantees.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -53,8 +54,9 @@ def _bfloat16() -> np.dtype:
     return np.dtype(ml_dtypes.bfloat16)
 
 
-def as_dtype(dtype: Any) -> np.dtype:
-    """Normalise ``dtype`` to one of float16, float32, float64 or bfloat16."""
+def as_dtype(dtype: Any, name: str = "dtype") -> np.dtype:
+    """Normalise ``dtype`` to one of float16, float32, float64 or bfloat16; ``name``
+    is what errors call it."""
     if dtype is None:
         return np.dtype(np.float32)
     if isinstance(dtype, str) and dtype == "bfloat16":
@@ -62,17 +64,17 @@ def as_dtype(dtype: Any) -> np.dtype:
     try:
         dt = np.dtype(dtype)
     except TypeError:
-        msg = f"dtype={dtype!r} is not a numpy dtype; allowed are {', '.join(_FLOAT_NAMES)}"
+        msg = f"{name}={dtype!r} is not a numpy dtype; allowed are {', '.join(_FLOAT_NAMES)}"
         raise TypeError(msg) from None
     if dt.name in _FLOAT_NAMES and not dt.isnative:
         msg = (
-            f"dtype={dt.str!r} is {dt.name} in non-native byte order; pass the native "
+            f"{name}={dt.str!r} is {dt.name} in non-native byte order; pass the native "
             f"{dt.name} and byte-swap the result if needed"
         )
         raise TypeError(msg)
     if dt.name in _FLOAT_NAMES:
         return dt
-    msg = f"dtype={dt.name!r} is not supported; allowed are {', '.join(_FLOAT_NAMES)}"
+    msg = f"{name}={dt.name!r} is not supported; allowed are {', '.join(_FLOAT_NAMES)}"
     raise TypeError(msg)
 
 
@@ -297,7 +299,7 @@ class Request:
             if not out.flags.writeable:
                 msg = "out is read-only; pass a writeable array"
                 raise ValueError(msg)
-            out_dtype = as_dtype(out.dtype)
+            out_dtype = as_dtype(out.dtype, "out.dtype")
             if dtype is not None and as_dtype(dtype) != out_dtype:
                 msg = f"dtype={dtype!r} differs from out.dtype={out.dtype.name!r}; pass one of them"
                 raise ValueError(msg)
@@ -318,12 +320,14 @@ class Request:
             msg = f"out.shape={out.shape} does not match the requested shape {self.result_shape}"
             raise ValueError(msg)
         self.generator = _default_rng(rng)  # validates rng; advanced only if a key is drawn
-        self.out = out
+        # a plain ndarray view of a subclass (np.matrix, memmap): subclasses may
+        # change what reshape and indexing return (a matrix stays 2-D)
+        self.out = None if out is None else np.asarray(out)
         self.threads = resolve_threads(threads)
         self._seeds: ChunkSeeds | None = None
 
     def _rows(self, rows: Any) -> tuple[int, int, tuple[int, ...]]:
-        size = check.prod(self.shape)
+        size = math.prod(self.shape)
         if rows is None:
             return 0, size, self.shape
         if not self.shape:
@@ -333,7 +337,11 @@ class Request:
             if rows.step not in (None, 1):
                 msg = f"rows={rows!r} must be a contiguous slice (step 1)"
                 raise ValueError(msg)
-            r0, r1, _ = rows.indices(self.shape[0])
+            try:
+                r0, r1, _ = rows.indices(self.shape[0])
+            except TypeError:
+                msg = f"rows={rows!r} is not a slice of ints; its entries must be ints or None"
+                raise TypeError(msg) from None
         else:
             try:
                 r0, r1 = (check.integer("rows", r) for r in rows)

@@ -3,6 +3,7 @@ input feeds."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,23 +41,26 @@ class FanSpec:
         fan_in: Any = None,
         fan_out: Any = None,
     ) -> FanSpec:
+        ins = check.optional_axes("in_axis", in_axis)
+        outs = check.optional_axes("out_axis", out_axis)
+        if ins == () and outs == ():
+            msg = (
+                f"in_axis={in_axis!r} and out_axis={out_axis!r} name no channel axis; "
+                "one side may have none (a depthwise kernel's input), not both"
+            )
+            raise ValueError(msg)
         return cls(
             layout=check.one_of("layout", layout, tuple(LAYOUTS)),
-            in_axis=check.optional_axes("in_axis", in_axis),
-            out_axis=check.optional_axes("out_axis", out_axis),
+            in_axis=ins,
+            out_axis=outs,
             batch_axis=check.axes("batch_axis", batch_axis),
             groups=check.integer("groups", groups, minimum=1),
-            fan_in=check.optional_integer("fan_in", fan_in, minimum=1),
-            fan_out=check.optional_integer("fan_out", fan_out, minimum=1),
+            # a fan divides a float64 variance: it must convert to a float64
+            fan_in=check.optional_integer("fan_in", fan_in, minimum=1, maximum=check.FLOAT64_MAX),
+            fan_out=check.optional_integer(
+                "fan_out", fan_out, minimum=1, maximum=check.FLOAT64_MAX
+            ),
         )
-
-    def options(self) -> dict[str, Any]:
-        """The spec as plain config values (tuples as lists)."""
-
-        def plain(v: Any) -> Any:
-            return list(v) if isinstance(v, tuple) else v
-
-        return {name: plain(getattr(self, name)) for name in FAN_OPTIONS}
 
     def resolve_axes(self, shape: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...], str]:
         """Return the (in axes, out axes, grouped side) of ``shape``, all non-negative."""
@@ -96,7 +100,7 @@ class FanSpec:
             return result
         ins, outs, grouped = self.resolve_axes(shape)
         batch = {a % len(shape) for a in self.batch_axis}
-        receptive = check.prod(
+        receptive = math.prod(
             d for i, d in enumerate(shape) if i not in ins and i not in outs and i not in batch
         )
         # the grouped side is checked even when its fan is not needed, so that a
@@ -104,7 +108,7 @@ class FanSpec:
         sides = [*missing, grouped] if self.groups > 1 and grouped not in missing else missing
         for side in sides:
             axes_ = ins if side == "in" else outs
-            channels = check.prod(shape[a] for a in axes_)
+            channels = math.prod(shape[a] for a in axes_)
             if side == grouped and self.groups > 1:
                 if channels % self.groups:
                     axis_name = f"{side}_axis"
@@ -120,12 +124,17 @@ class FanSpec:
 
     def fan(self, shape: tuple[int, ...], mode: str) -> float:
         """The fan that ``mode`` selects: fan_in, fan_out or their mean."""
-        if mode == "fan_in":
-            return float(self.fans(shape, ("in",))["in"])
-        if mode == "fan_out":
-            return float(self.fans(shape, ("out",))["out"])
-        both = self.fans(shape)
-        return (both["in"] + both["out"]) / 2.0
+        sides = {"fan_in": ("in",), "fan_out": ("out",), "fan_avg": ("in", "out")}[mode]
+        fans = self.fans(shape, sides)
+        try:
+            return sum(fans.values()) / len(fans)  # int / int: correctly rounded
+        except OverflowError:  # explicit fans are in range: the shape's are not
+            side, n = next((s, n) for s, n in fans.items() if n > check.FLOAT64_MAX)
+            msg = (
+                f"shape={check.short(shape)} has fan_{side}={check.short(n)}, beyond the "
+                f"float64 range; fans must be at most {check.FLOAT64_MAX:.6g}"
+            )
+            raise ValueError(msg) from None
 
 
 FAN_OPTIONS = ("layout", "in_axis", "out_axis", "batch_axis", "groups", "fan_in", "fan_out")
@@ -165,7 +174,9 @@ def fans(
         (``nn.Linear``, ``nn.ConvNd``); ``'torch_transpose'`` is
         ``(in, out, *kernel)`` (``nn.ConvTransposeNd``).
     in_axis, out_axis : int or tuple of int, optional
-        Explicit input and output axes; they override the layout's.
+        Explicit input and output axes; they override the layout's. An empty
+        tuple says that side has no channel axis (the input of a Keras
+        depthwise kernel, say); not both sides.
     batch_axis : int or tuple of int, default ()
         Axes of independent weights stacked together; they count towards
         neither fan.
@@ -185,9 +196,16 @@ def fans(
 
     Raises
     ------
+    TypeError
+        If the shape, an axis, ``groups``, ``fan_in`` or ``fan_out`` is not an
+        integer (or a sequence of integers; a bool is refused), or ``layout`` is
+        not a string.
     ValueError
-        If the shape has fewer than 2 dimensions and no explicit fans, the axes
-        are out of bounds or overlap, or ``groups`` does not divide the channels.
+        If the shape has fewer than 2 dimensions and no explicit fans, a
+        dimension is negative, the layout is unknown, ``in_axis`` and
+        ``out_axis`` are both empty, the axes are out of bounds or overlap,
+        ``groups`` is below 1 or does not divide the channels, or an explicit
+        fan is below 1 or beyond the float64 range.
 
     Examples
     --------

@@ -23,6 +23,20 @@ _CONSTANT_GAINS: dict[str, float] = {
     "selu": 3.0 / 4.0,
 }
 NONLINEARITIES = (*_CONSTANT_GAINS, "leaky_relu")
+_MAX_SLOPE = math.sqrt(check.FLOAT64_MAX)  # beyond it slope² overflows and the gain is 0
+
+
+def leaky_relu_gain(slope: float, name: str = "param") -> float:
+    """The leaky-ReLU gain sqrt(2 / (1 + slope²)) of the finite ``slope``, refused,
+    naming the parameter ``name`` that set the slope, where it underflows to 0."""
+    result = math.sqrt(2.0 / (1.0 + slope * slope))
+    if not (result > 0.0 and math.isfinite(result)):
+        msg = (
+            f"{name}={slope!r} is out of range: the leaky-ReLU gain sqrt(2 / (1 + {name}²)) "
+            f"underflows to 0 in float64; |{name}| must be at most about {_MAX_SLOPE:.3g}"
+        )
+        raise ValueError(msg)
+    return result
 
 
 def gain(nonlinearity: str, param: float | None = None) -> float:
@@ -63,9 +77,12 @@ def gain(nonlinearity: str, param: float | None = None) -> float:
 
     Raises
     ------
+    TypeError
+        If ``nonlinearity`` is not a string, or ``param`` is not a real number.
     ValueError
-        If the nonlinearity is unknown, or ``param`` is given for a
-        nonlinearity other than ``'leaky_relu'``.
+        If the nonlinearity is unknown, ``param`` is given for a nonlinearity
+        other than ``'leaky_relu'``, or ``param`` is not finite or so large
+        (beyond about 1.34e154) that the gain underflows to 0.
 
     Examples
     --------
@@ -85,7 +102,7 @@ def gain(nonlinearity: str, param: float | None = None) -> float:
     check.one_of("nonlinearity", nonlinearity, NONLINEARITIES)
     if nonlinearity == "leaky_relu":
         slope = LEAKY_RELU_DEFAULT_SLOPE if param is None else check.real("param", param)
-        return math.sqrt(2.0 / (1.0 + slope * slope))
+        return leaky_relu_gain(slope, "param")
     if param is not None:
         msg = (
             f"param={param!r} is only meaningful for nonlinearity='leaky_relu' "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import numbers
+import operator
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -56,7 +57,8 @@ class Definition:
         return self.builder(fans=FanSpec(**{k: config[k] for k in FAN_OPTIONS}), **own)
 
     def canonical(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        """Full configuration, validated, in canonical form (floats, tuples)."""
+        """Full configuration, validated, in canonical form (Python floats and ints,
+        tuples): numpy scalars become the Python numbers that JSON can write."""
         unknown = [k for k in config if k not in self.defaults]
         if unknown:
             msg = (
@@ -79,6 +81,8 @@ class Definition:
             ):
                 with contextlib.suppress(OverflowError):  # too large: the builder refuses it
                     full[key] = float(value)
+            elif isinstance(value, numbers.Integral) and not isinstance(value, bool):
+                full[key] = operator.index(value)  # np.int64 to int; the builder checks it
         return full
 
 
@@ -211,7 +215,8 @@ class Initializer:
                 shape, rng, dtype=dtype, out=out, rows=rows, threads=threads
             )
         request = Request(shape, rng, dtype, out, rows, threads)
-        return self._plan.sample(request)
+        result = self._plan.sample(request)
+        return result if out is None else out  # the caller's object, e.g. a memmap
 
     def moments(self, shape: ShapeLike) -> tuple[float, float]:
         """The analytic mean and standard deviation of the entries of a ``shape`` sample."""

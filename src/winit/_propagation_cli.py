@@ -1,7 +1,8 @@
 """The ``winit propagate`` subcommand: signal propagation tables and plots.
 
-winit propagate [--init NAME] [--compare NAME ...] [--activation A] [--depth L]
-                [--width N] [--batch B] [--seed S] [--rows R] [--plot OUT.png]
+winit propagate [--init NAME] [--compare NAME ...] [--activation A]
+                [--negative-slope SLOPE] [--depth L] [--width N] [--batch B]
+                [--seed S] [--dtype D] [--rows R] [--plot OUT.png] [--progress]
 """
 
 from __future__ import annotations

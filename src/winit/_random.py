@@ -54,8 +54,10 @@ def normal(mean: float = 0.0, std: float = 1.0) -> Plan:
 
 def truncated_normal_distribution(
     mean: float, std: float, lower: float, upper: float
-) -> TruncatedNormal:
-    """Validate truncated-normal parameters and return the distribution."""
+) -> TruncatedNormal | Normal:
+    """Validate truncated-normal parameters and return the distribution (for
+    ``std = 0``, the point mass at ``mean``, which rounds to nearest as
+    :func:`normal` does)."""
     mean = check.real("mean", mean)
     std = check.real("std", std, minimum=0.0)
     lower = check.real("lower", lower, allow_inf=True)
@@ -69,6 +71,8 @@ def truncated_normal_distribution(
             "has no probability in float64; move it nearer the mean"
         )
         raise ValueError(msg)
+    if std == 0.0:
+        return Normal(mean, 0.0)
     return TruncatedNormal(mean, std, lower, upper)
 
 
@@ -98,7 +102,8 @@ def truncated_normal(
     mean : float, default 0
         The mean of the untruncated normal.
     std : float, default 1
-        The standard deviation of the untruncated normal, >= 0.
+        The standard deviation of the untruncated normal, >= 0; 0 gives
+        ``mean`` everywhere (rounded to nearest in the output dtype).
     lower, upper : float, default -2, 2
         The interval, in standard deviations from ``mean``; ``lower < upper``.
 

@@ -101,7 +101,8 @@ def get(identifier: Any, **config: Any) -> Initializer:
     ValueError
         If the name is unknown or a value is not allowed.
     TypeError
-        If the identifier is of another type, or a key is unknown.
+        If the identifier is of another type, a config dict's ``'name'`` is not
+        a string, or a key is unknown.
 
     Examples
     --------
@@ -127,8 +128,15 @@ def get(identifier: Any, **config: Any) -> Initializer:
         if "name" not in identifier:
             msg = f"a config dict needs a 'name' key; got keys {sorted(identifier)}"
             raise ValueError(msg)
+        name = identifier["name"]
+        if not isinstance(name, str):
+            msg = (
+                f"identifier['name'] must be a string, an initializer name; "
+                f"got {name!r} of type {type(name).__name__}"
+            )
+            raise TypeError(msg)
         rest = {k: v for k, v in identifier.items() if k != "name"}
-        base = _lookup(identifier["name"]).configure(**rest)
+        base = _lookup(name).configure(**rest)
     else:
         msg = (
             "identifier must be a name, a config dict or an Initializer; "

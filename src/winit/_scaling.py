@@ -19,7 +19,7 @@ from . import _validation as check
 from ._distributions import Normal, TruncatedNormal, Uniform, truncated_moments
 from ._engine import Request
 from ._fans import MODES, FanSpec
-from ._gains import gain
+from ._gains import gain, leaky_relu_gain
 from ._initializer import Plan, define
 from ._registry import alias
 
@@ -150,6 +150,12 @@ _GLOROT = r"""Glorot (Xavier) {kind}: variance 2 gain² / (fan_in + fan_out).
     layout, in_axis, out_axis, batch_axis, groups, fan_in, fan_out
         How to read the fans off the shape; see :func:`winit.fans`.
 
+    Raises
+    ------
+    ValueError
+        If ``gain`` is 0 (every weight would be 0) or not finite, or if gain²
+        underflows to 0 or overflows in float64.
+
     Examples
     --------
     >>> import winit
@@ -184,6 +190,12 @@ _HE = r"""He (Kaiming) {kind}: variance gain(nonlinearity, negative_slope)² / f
         ``winit.gain('leaky_relu')`` alone assumes torch's slope 0.01.
     layout, in_axis, out_axis, batch_axis, groups, fan_in, fan_out
         How to read the fans off the shape; see :func:`winit.fans`.
+
+    Raises
+    ------
+    ValueError
+        If ``negative_slope`` is nonzero for a nonlinearity other than
+        ``'leaky_relu'``, not finite, or so large that the gain underflows to 0.
 
     Examples
     --------
@@ -266,18 +278,35 @@ def _doc(family: str, template: str, distribution: str) -> Callable[[Builder], B
     return attach
 
 
+_MIN_GAIN = 2.0**-537.5  # the smallest |gain| whose square is not 0 (rounding up)
+_MAX_GAIN = math.sqrt(check.FLOAT64_MAX)  # the largest |gain| whose square is finite
+
+
 def _glorot_scale(gain: float) -> float:
     g = check.real("gain", gain)
     if g == 0.0:
         msg = "gain=0 makes every weight 0; gain must be nonzero (use winit.zeros for zeros)"
         raise ValueError(msg)
-    return g * g
+    scale = g * g
+    if scale == 0.0:
+        msg = (
+            f"gain={gain!r} is out of range: gain² underflows to 0 in float64; "
+            f"|gain| must be at least about {_MIN_GAIN:.3g}"
+        )
+        raise ValueError(msg)
+    if math.isinf(scale):
+        msg = (
+            f"gain={gain!r} is out of range: gain² overflows float64; "
+            f"|gain| must be at most about {_MAX_GAIN:.3g}"
+        )
+        raise ValueError(msg)
+    return scale
 
 
 def _he_scale(nonlinearity: str, negative_slope: float) -> float:
     slope = check.real("negative_slope", negative_slope)
     if nonlinearity == "leaky_relu":
-        return gain("leaky_relu", slope) ** 2
+        return leaky_relu_gain(slope, "negative_slope") ** 2
     if slope != 0.0:
         msg = (
             f"negative_slope={negative_slope!r} applies only to nonlinearity='leaky_relu'; "

@@ -43,9 +43,13 @@ def haar_orthonormalize(x: np.ndarray, gain: float) -> None:
     diagonal = (np.arange(cols), np.arange(cols))
     alpha = x[diagonal].astype(np.float64)
     norm = np.sqrt(_column_sums_of_squares(x))
-    beta = -np.copysign(norm, alpha)  # R's diagonal
-    tau = ((beta - alpha) / beta).astype(x.dtype)
-    x *= (1.0 / (alpha - beta)).astype(x.dtype)
+    # A column that is 0 on and below the diagonal (a float32 Gaussian can be exactly
+    # 0) needs no reflection: as LAPACK's ?larfg, its reflector is the identity
+    # (tau = 0) and R's diagonal entry is alpha, whose sign counts as + for a zero.
+    reflect = norm != 0
+    beta = np.where(reflect, -np.copysign(norm, alpha), alpha)  # R's diagonal
+    tau = np.divide(beta - alpha, beta, out=np.zeros_like(beta), where=reflect).astype(x.dtype)
+    x *= np.divide(1.0, alpha - beta, out=np.zeros_like(beta), where=reflect).astype(x.dtype)
     x[diagonal] = beta
     prefix = "s" if x.dtype == np.float32 else "d"
     build = getattr(lapack, prefix + "orgqr")
@@ -149,11 +153,11 @@ def orthogonal(gain: float = 1.0, layout: str = "xw") -> Plan:
     The matrix is the Q factor of the QR decomposition of a standard Gaussian
     matrix, with Q's columns multiplied by the signs of R's diagonal, which
     makes it exactly Haar (uniform) distributed (Mezzadri, 2007); it is built
-    by Stewart's (1980) method, which samples that Q with half the work of a QR. Orthogonal
-    weights preserve the norm of every input of a linear layer, the basis of
-    the exact learning dynamics of deep linear networks (Saxe et al., 2014).
-    The QR runs in float32 for float32 and narrower outputs, in float64 for
-    float64.
+    by Stewart's (1980) method, which samples that Q with half the work of a
+    QR. Orthogonal weights preserve the norm of every input of a linear layer,
+    the basis of the exact learning dynamics of deep linear networks (Saxe et
+    al., 2014). The orthonormalization runs in float32 for float32 and narrower
+    outputs, in float64 for float64.
 
     Parameters
     ----------
@@ -188,7 +192,8 @@ def orthogonal(gain: float = 1.0, layout: str = "xw") -> Plan:
 
 def zeros_per_column(sparsity: float, rows: int) -> int:
     """ceil(sparsity * rows), the product first rounded to 9 decimals so that
-    0.3 * 10 counts 3, as in decimal arithmetic, not 4."""
+    0.07 * 100 (7.000000000000001 in floating point) counts 7, as in decimal
+    arithmetic, not 8."""
     return min(rows, math.ceil(round(sparsity * rows, 9)))
 
 
@@ -406,24 +411,42 @@ class Dirac:
 def dirac(groups: int = 1, layout: str = "xw") -> Plan:
     r"""The identity convolution kernel: each output channel copies one input channel.
 
+    With G ``groups`` of :math:`n_\mathrm{in}` input and :math:`n_\mathrm{out}`
+    output channels each, output channel i of group j copies input channel i
+    of group j, for :math:`i < n = \min(n_\mathrm{in}, n_\mathrm{out})`. As
+    frameworks store grouped kernels, the input channel axis has length
+    :math:`n_\mathrm{in}` and the output channel axis :math:`G\,n_\mathrm{out}`
+    in the ``'xw'`` and ``'torch'`` layouts, and the input channel axis
+    :math:`G\,n_\mathrm{in}` and the output channel axis :math:`n_\mathrm{out}`
+    in ``'torch_transpose'``:
+
     .. math::
 
-        W[\ldots] = 1 \text{ at the kernel centre } (k_d // 2)_d
-        \text{ for output channel } g\,c_g + i \text{ and input channel } i,
-        \; i < \min(c_\mathrm{in}/g, c_\mathrm{out}/g)
+        W[\ldots] = 1 \text{ at the kernel centre } (k_d // 2)_d \text{ and }
+        \begin{cases}
+            \text{input index } i, \text{ output index } j\,n_\mathrm{out} + i
+                & \text{'xw', 'torch'} \\
+            \text{input index } j\,n_\mathrm{in} + i, \text{ output index } i
+                & \text{'torch\_transpose'}
+        \end{cases}
+        \qquad 0 \le j < G, \; 0 \le i < n
 
-    and 0 elsewhere, for every group g. With a stride of 1 and "same"
-    padding the convolution then passes its input through (the first
-    min(in, out) channels of each group). For 3-D, 4-D and 5-D kernels
-    (1-D, 2-D and 3-D convolutions) in any layout.
+    and 0 elsewhere. With a stride of 1 and "same" padding the convolution
+    then passes its input through (the first n channels of each group). For
+    3-D, 4-D and 5-D kernels (1-D, 2-D and 3-D convolutions) in any layout.
 
     Parameters
     ----------
     groups : int, default 1
-        Convolution groups; each group gets its own identity.
+        Convolution groups; each group gets its own identity. It must divide
+        the length of the output channel axis (``'xw'``, ``'torch'``) or of
+        the input channel axis (``'torch_transpose'``).
     layout : {'xw', 'torch', 'torch_transpose'}, default 'xw'
-        ``(*kernel, in, out)``, ``(out, in/groups, *kernel)`` or
-        ``(in, out/groups, *kernel)``.
+        ``(*kernel, in/groups, out)`` for ``'xw'``, ``(out, in/groups, *kernel)``
+        for ``'torch'`` and ``(in, out/groups, *kernel)`` for
+        ``'torch_transpose'``: the side whose axis holds all its channels (the
+        grouped side) is the output side in the first two and the input side
+        in ``'torch_transpose'``.
 
     Examples
     --------

@@ -6,8 +6,22 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+FLOAT64_MAX = sys.float_info.max
+
+
+def short(value: Any) -> str:
+    """``repr(value)``, cut in the middle if long (a 400-digit int, say)."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}...{text[-10:]}"
+
+
+def _is_sequence(value: Any) -> bool:
+    """Whether ``value`` holds entries: an iterable other than a 0-d array (a scalar)."""
+    return isinstance(value, Iterable) and getattr(value, "ndim", None) != 0
 
 
 def one_of(name: str, value: Any, allowed: Sequence[str]) -> str:
@@ -37,9 +51,7 @@ def real(
     try:
         out = float(value)
     except OverflowError:  # an int or Fraction beyond the float range
-        text = repr(value)
-        text = text if len(text) <= 40 else f"{text[:20]}...{text[-10:]}"
-        msg = f"{name}={text} is beyond the float64 range; {name} must be a finite number"
+        msg = f"{name}={short(value)} is beyond the float64 range; {name} must be a finite number"
         raise ValueError(msg) from None
     if math.isnan(out) or (math.isinf(out) and not allow_inf):
         allowed = "a number (not NaN)" if allow_inf else "a finite number"
@@ -55,8 +67,11 @@ def real(
     return out
 
 
-def integer(name: str, value: Any, *, minimum: int | None = None) -> int:
-    """Return ``value`` as an int after checking it is an integer (not a bool) >= minimum."""
+def integer(
+    name: str, value: Any, *, minimum: int | None = None, maximum: float | None = None
+) -> int:
+    """Return ``value`` as an int after checking it is an integer (not a bool) in
+    [minimum, maximum]."""
     if isinstance(value, bool):
         msg = f"{name} must be an integer; got {value!r}"
         raise TypeError(msg)
@@ -66,13 +81,18 @@ def integer(name: str, value: Any, *, minimum: int | None = None) -> int:
         msg = f"{name} must be an integer; got {value!r} of type {type(value).__name__}"
         raise TypeError(msg) from None
     if minimum is not None and out < minimum:
-        msg = f"{name}={value!r} is out of range; {name} must be an integer >= {minimum}"
+        msg = f"{name}={short(value)} is out of range; {name} must be an integer >= {minimum}"
+        raise ValueError(msg)
+    if maximum is not None and out > maximum:
+        msg = f"{name}={short(value)} is out of range; {name} must be an integer <= {maximum:.6g}"
         raise ValueError(msg)
     return out
 
 
-def optional_integer(name: str, value: Any, *, minimum: int) -> int | None:
-    return None if value is None else integer(name, value, minimum=minimum)
+def optional_integer(
+    name: str, value: Any, *, minimum: int, maximum: float | None = None
+) -> int | None:
+    return None if value is None else integer(name, value, minimum=minimum, maximum=maximum)
 
 
 def axes(name: str, value: Any) -> tuple[int, ...]:
@@ -80,7 +100,7 @@ def axes(name: str, value: Any) -> tuple[int, ...]:
     if isinstance(value, (str, bytes)):
         msg = f"{name} must be an int or a sequence of ints; got {value!r}"
         raise TypeError(msg)
-    if isinstance(value, Iterable):
+    if _is_sequence(value):
         return tuple(integer(name, v) for v in value)
     return (integer(name, value),)
 
@@ -94,7 +114,7 @@ def shape(value: Any, name: str = "shape") -> tuple[int, ...]:
     if isinstance(value, (str, bytes, float, bool)):
         msg = f"{name} must be an int or a sequence of non-negative ints; got {value!r}"
         raise TypeError(msg)
-    items = value if isinstance(value, Iterable) else (value,)
+    items = value if _is_sequence(value) else (value,)
     dims = []
     for item in items:
         if isinstance(item, bool):
@@ -123,7 +143,3 @@ def normalize_axis(name: str, axis: int, ndim: int, shape_: tuple[int, ...]) -> 
         )
         raise ValueError(msg)
     return axis % ndim
-
-
-def prod(values: Iterable[int]) -> int:
-    return math.prod(values)

@@ -3,9 +3,10 @@ follow a signal through a deep network.
 
 winit list
 winit sample NAME SHAPE... [--seed S] [--dtype D] [--layout L]
-                           [--set key=value ...] [--save out.npy]
-winit propagate [--init NAME] [--compare NAME ...] [--activation A] [--depth L]
-                [--width N] [--batch B] [--seed S] [--plot out.png]
+                           [--set KEY=VALUE ...] [--threads T] [--save OUT.npy]
+winit propagate [--init NAME] [--compare NAME ...] [--activation A]
+                [--negative-slope SLOPE] [--depth L] [--width N] [--batch B]
+                [--seed S] [--dtype D] [--rows R] [--plot OUT.png] [--progress]
 """
 
 from __future__ import annotations
@@ -70,7 +71,12 @@ def _sample(args: argparse.Namespace) -> int:
             )
         )
     if args.save:
-        np.save(args.save, w)
+        try:
+            np.save(args.save, w)
+        except OSError as error:
+            message = f"winit sample: error: cannot write --save {args.save}: {error}"
+            print(message, file=sys.stderr)
+            return 2
         rows.append(("saved", args.save))
     print(_table(rows))
     return 0
@@ -104,13 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--save", metavar="OUT.npy", help="save the array with numpy.save")
     sample.set_defaults(run=_sample)
 
-    for add in EXTRA_COMMANDS:
-        add(commands)
+    add_propagate_command(commands)
     return parser
-
-
-EXTRA_COMMANDS: list = []  # functions adding further subcommands (each sets ``run``)
-EXTRA_COMMANDS.append(add_propagate_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
