@@ -334,6 +334,36 @@ def test_values_that_overflow_the_dtype(init, config, dtype, match):
         init((4, 4), 0, dtype=dtype, **config)
 
 
+@pytest.mark.parametrize(
+    ("init", "config", "dtype", "match"),
+    [
+        (winit.normal, {"std": 1e-50}, "float32", r"std=1e-50\) underflows float32"),
+        (winit.normal, {"std": 1e-5}, "float16", "underflows float16"),
+        (winit.truncated_normal, {"std": 1e-39}, "float32", "underflows float32"),
+        (winit.uniform, {"low": 0.0, "high": 1e-40}, "float32", "underflows float32"),
+        (winit.he_normal, {"fan_in": 10**300}, "float32", r"std=1\.41421e-150\) underflows"),
+        (winit.sparse, {"std": 1e-40}, "float32", "underflows float32"),
+        (winit.constant, {"value": 1e-10}, "float16", r"value=1e-10 underflows float16"),
+        (winit.identity, {"gain": 1e-40}, "float32", r"gain=1e-40 underflows float32"),
+        (winit.identity, {"gain": 1e-310}, "float64", r"gain=1e-310 underflows float64"),
+        (winit.orthogonal, {"gain": 3e-308}, "float64", r"gain=3e-308 underflows float64"),
+    ],
+)
+def test_values_that_underflow_the_dtype(init, config, dtype, match):
+    # below the smallest normal number values are subnormal or 0, not the law asked for
+    with pytest.raises(ValueError, match=match):
+        init((4, 4), 0, dtype=dtype, **config)
+
+
+def test_small_scales_the_dtype_holds_are_fine():
+    assert np.all(winit.normal((4, 4), 0, std=1e-30) != 0)
+    assert np.all(winit.normal((4, 4), 0, std=1e-50, dtype="float64") != 0)
+    assert np.all(winit.constant((2,), value=1e-4, dtype="float16") == np.float16(1e-4))
+    assert np.all(winit.normal((4,), 0, std=0.0, mean=1e-3) == np.float32(1e-3))
+    # the magnitude counts, not the spread: values near 1 with a tiny spread are fine
+    assert np.all(winit.normal((4,), 0, mean=1.0, std=1e-50) == 1)
+
+
 def test_overflow_in_bfloat16():
     pytest.importorskip("ml_dtypes")
     with pytest.raises(ValueError, match="beyond the largest bfloat16"):

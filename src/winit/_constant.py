@@ -18,7 +18,7 @@ class Constant:
     value: float
 
     def sample(self, request: Request) -> np.ndarray:
-        check_magnitude(f"value={self.value!r}", abs(self.value), request.dtype)
+        check_magnitude(f"value={self.value!r}", abs(self.value), request.dtype, abs(self.value))
         out = request.allocate()
         out[...] = self.value
         return out

@@ -84,12 +84,16 @@ def compute_dtype(dtype: np.dtype) -> np.dtype:
 
 
 @functools.cache
-def finfo_max(dtype: np.dtype) -> float:
+def _finfo(dtype: np.dtype) -> Any:
     if dtype.name == "bfloat16":
         import ml_dtypes
 
-        return float(ml_dtypes.finfo(dtype).max)
-    return float(np.finfo(dtype).max)
+        return ml_dtypes.finfo(dtype)
+    return np.finfo(dtype)
+
+
+def finfo_max(dtype: np.dtype) -> float:
+    return float(_finfo(dtype).max)
 
 
 def round_inward(value: float, dtype: np.dtype, direction: int) -> Any:
@@ -387,6 +391,9 @@ class Sampler(Protocol):
     def max_abs(self, dtype: np.dtype) -> float:
         """The largest magnitude a sample can have when computed in ``dtype``."""
 
+    def moments(self) -> tuple[float, float]:
+        """The mean and standard deviation of a value."""
+
     def describe(self) -> str:
         """A short description for error messages."""
 
@@ -398,8 +405,10 @@ class Sampler(Protocol):
         """Samplers are immutable values (bounds are cached per sampler)."""
 
 
-def check_magnitude(what: str, largest: float, dtype: np.dtype) -> None:
-    """Refuse values of magnitude up to ``largest`` that ``dtype`` cannot represent;
+def check_magnitude(what: str, largest: float, dtype: np.dtype, typical: float) -> None:
+    """Refuse values that ``dtype`` cannot represent: magnitudes up to ``largest``
+    beyond its range, or a nonzero ``typical`` magnitude (a root mean square, or a
+    constant's) below its smallest normal number, where values are subnormal or 0.
     ``what`` names the parameter or distribution responsible."""
     limit = finfo_max(dtype)
     if largest > limit:
@@ -408,11 +417,22 @@ def check_magnitude(what: str, largest: float, dtype: np.dtype) -> None:
             f"magnitude {largest:.4g}; use a wider dtype or smaller parameters"
         )
         raise ValueError(msg)
+    tiny = float(_finfo(dtype).smallest_normal)
+    if 0.0 < typical < tiny:
+        msg = (
+            f"{what} underflows {dtype.name}: its values are of magnitude {typical:.4g}, "
+            f"below the smallest normal {dtype.name} ({tiny:.4g}), where they lose their "
+            "precision or round to 0; use a wider dtype or larger parameters"
+        )
+        raise ValueError(msg)
 
 
 def check_range(sampler: Sampler, dtype: np.dtype) -> None:
-    """Refuse a sampler whose values cannot be represented in ``dtype``."""
-    check_magnitude(sampler.describe(), sampler.max_abs(compute_dtype(dtype)), dtype)
+    """Refuse a sampler whose values cannot be represented in ``dtype``: too large,
+    or a root mean square below the smallest normal number."""
+    largest = sampler.max_abs(compute_dtype(dtype))
+    typical = math.hypot(*sampler.moments())
+    check_magnitude(sampler.describe(), largest, dtype, typical)
 
 
 def _chunks(start: int, stop: int) -> Iterator[tuple[int, int, int]]:

@@ -91,8 +91,11 @@ class Orthogonal:
     def sample(self, request: Request) -> np.ndarray:
         shape = request.shape
         axis, units, inputs = self.matrix(shape)
-        # entries reach |gain|: a unit vector's coordinates are at most 1
-        engine.check_magnitude(f"gain={self.gain!r}", abs(self.gain), request.dtype)
+        # entries reach |gain| (a unit vector's coordinates are at most 1) and are
+        # |gain| / sqrt(length) in root mean square (the longer side's length)
+        typical = abs(self.gain) / math.sqrt(max(units, inputs, 1))
+        what = f"gain={self.gain!r}"
+        engine.check_magnitude(what, abs(self.gain), request.dtype, typical)
         if units * inputs == 0:
             return request.allocate()
         work = engine.compute_dtype(request.dtype)
@@ -297,7 +300,7 @@ def sparse(sparsity: float = 0.1, std: float = 0.01) -> Plan:
 
 def _place(request: Request, index: tuple[np.ndarray, ...], value: float) -> np.ndarray:
     """Zeros with ``value`` at ``index`` (in whole-weight coordinates), for the requested rows."""
-    engine.check_magnitude(f"gain={value!r}", abs(value), request.dtype)
+    engine.check_magnitude(f"gain={value!r}", abs(value), request.dtype, abs(value))
     out = request.allocate()
     out[...] = 0
     if out.size == 0 or not request.shape:
