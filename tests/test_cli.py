@@ -170,6 +170,8 @@ def test_an_empty_sample_has_no_sample_row(capsys):
             ["sample", "he_normal", "4", "5", "--set", f"fan_in={10**400}"],
             "fan_in=10000000000000000000...0000000000 is out of range",
         ),
+        (["propagate", "--rows", "1"], "--rows 1 is out of range"),
+        (["propagate", "--rows", "-2"], "--rows -2 is out of range"),
     ],
 )
 def test_bad_input_exits_2_with_a_message(argv, message, capsys):

@@ -63,6 +63,20 @@ def test_no_global_random_state_is_read_or_written():
     assert np.array_equal(np.random.get_state()[1], before)  # noqa: NPY002
 
 
+@pytest.mark.parametrize(("init", "shape"), RANDOM, ids=IDS)
+def test_an_empty_shape_advances_a_generator_as_any_other(init, shape):
+    # one key of two words per call, whatever the shape: the draws that follow
+    # a call do not depend on the size of the weight it made
+    empty = (0, *shape[1:])
+    after_empty, after_full = np.random.default_rng(5), np.random.default_rng(5)
+    assert init(empty, after_empty).size == 0
+    init(shape, after_full)
+    assert after_empty.bit_generator.state == after_full.bit_generator.state
+    two_words = np.random.default_rng(5)
+    two_words.integers(0, 2**64, size=2, dtype=np.uint64)  # the key (docs/engine.md)
+    assert after_full.bit_generator.state == two_words.bit_generator.state
+
+
 def test_constant_initializers_do_not_advance_a_generator():
     gen = np.random.default_rng(0)
     state = gen.bit_generator.state

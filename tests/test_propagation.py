@@ -365,6 +365,24 @@ def test_torch_layout_initializers_are_sampled_transposed():
     assert abs(math.log(run.pre_second_moment[0] / 2)) <= Z * math.sqrt(GAUSS_REL_VAR / 256)
 
 
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"name": "he_normal", "in_axis": 1, "out_axis": 0},
+        {"name": "glorot_uniform", "layout": "xw", "in_axis": -1, "out_axis": -2},
+    ],
+)
+def test_explicit_axes_reading_out_in_are_sampled_transposed(spec):
+    # axes that put the inputs on axis 1 of a matrix act as layout='torch': the
+    # weight is sampled as (out, in) and transposed, so the runs are the same
+    explicit = winit.get(spec)
+    torch = winit.get({"name": spec["name"], "layout": "torch"})
+    run = propagate(explicit, [40, 24, 16], "tanh", batch=32, rng=3)
+    expected = propagate(torch, [40, 24, 16], "tanh", batch=32, rng=3)
+    np.testing.assert_array_equal(run.pre_std, expected.pre_std)
+    np.testing.assert_array_equal(run.grad_std, expected.grad_std)
+
+
 def test_exploding_signal_is_reported_not_raised():
     run = propagate("normal:std=10", 64, "relu", depth=40, batch=8, rng=0)
     assert not np.isfinite(run.pre_std[-1])

@@ -362,6 +362,11 @@ class Request:
     @property
     def seeds(self) -> ChunkSeeds:
         """The chunk seeds of a key drawn from ``rng`` (drawn on first use)."""
+        return self.draw_key()
+
+    def draw_key(self) -> ChunkSeeds:
+        """Draw the key from ``rng`` if not yet drawn. A random initializer draws it
+        even for an empty shape, so a Generator advances alike for every shape."""
         if self._seeds is None:
             self._seeds = ChunkSeeds(key_from(self.generator))
         return self._seeds

@@ -105,6 +105,10 @@ def _run(args: argparse.Namespace) -> int:
         except ImportError as error:
             print(f"winit propagate: error: {error}", file=sys.stderr)
             return 2
+    if args.rows == 1 or args.rows < 0:
+        msg = f"--rows {args.rows} is out of range; --rows must be 0 (every layer) or at least 2"
+        print(f"winit propagate: error: {msg}", file=sys.stderr)
+        return 2
     specs = [args.init, *args.compare]
     inits = [get(spec) for spec in specs]  # fail on a bad name before any work
     show_progress = args.progress or sys.stderr.isatty()

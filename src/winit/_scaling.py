@@ -56,6 +56,7 @@ class VarianceScaling:
 
     def sample(self, request: Request) -> np.ndarray:
         if self.variance(request.shape) == math.inf:  # a zero fan: the shape has no elements
+            request.draw_key()
             return request.allocate()
         return engine.sample(self.distribution_for(request.shape), request)
 

@@ -97,6 +97,7 @@ class Orthogonal:
         what = f"gain={self.gain!r}"
         engine.check_magnitude(what, abs(self.gain), request.dtype, typical)
         if units * inputs == 0:
+            request.draw_key()
             return request.allocate()
         work = engine.compute_dtype(request.dtype)
         whole = request.start == 0 and request.stop == units * inputs
@@ -215,6 +216,7 @@ class Sparse:
         rows, cols = self._check(request.shape)
         out = request.allocate()
         if out.size == 0:
+            request.draw_key()
             return out
         zeros = zeros_per_column(self.sparsity, rows)
         nonzero = rows - zeros

@@ -58,6 +58,7 @@ from numpy.typing import ArrayLike, DTypeLike
 from scipy import special
 
 from . import _validation as check
+from ._fans import FAN_OPTIONS, FanSpec
 from ._gains import LEAKY_RELU_DEFAULT_SLOPE
 from ._initializer import Initializer
 from ._registry import get
@@ -195,17 +196,28 @@ def _label(init: Any) -> str:
 _Sampler = Callable[[tuple[int, int], np.random.Generator, type[np.floating]], np.ndarray]
 
 
+def _reads_out_in(init: Initializer) -> bool:
+    """Whether ``init`` reads a 2-D shape as (outputs, inputs): its layout, or its
+    explicit ``in_axis``, puts the inputs on axis 1."""
+    config = init.config
+    if all(key in config for key in FAN_OPTIONS):
+        spec = FanSpec.from_options(**{key: config[key] for key in FAN_OPTIONS})
+        return spec.resolve_axes((2, 3))[0] == (1,)
+    return bool(config.get("layout") == "torch")
+
+
 def _sampler(init: Any) -> _Sampler:
     """Turn an initializer-like value into ``sample((n_in, n_out), rng, dtype)``."""
     if isinstance(init, (str, Mapping)):
         init = get(init)
     if isinstance(init, Initializer):
         winit_init = init
+        transposed = _reads_out_in(init)
 
         def sample(
             shape: tuple[int, int], rng: np.random.Generator, dtype: type[np.floating]
         ) -> np.ndarray:
-            if winit_init.config.get("layout") == "torch":  # sampled as (out, in), transposed
+            if transposed:  # it reads a matrix as (out, in): sampled so, then transposed
                 return winit_init(shape[::-1], rng, dtype=dtype).T
             return winit_init(shape, rng, dtype=dtype)
 
@@ -457,8 +469,9 @@ def propagate(
         A :class:`winit.Initializer`, a name or spec resolved with
         :func:`winit.get` (``'he_normal'``, ``'normal:std=0.01'``), a config
         dict, or any callable ``f(shape, rng) -> array``. It is called with
-        ``shape = (n_in, n_out)``; a winit initializer configured with
-        ``layout='torch'`` is sampled as ``(n_out, n_in)`` and transposed.
+        ``shape = (n_in, n_out)``; a winit initializer that reads a matrix
+        as ``(out, in)`` (``layout='torch'``, or explicit axes with the inputs
+        on axis 1) is sampled as ``(n_out, n_in)`` and transposed.
     widths : int or sequence of int
         The input width followed by the width of every layer; or one width for
         the input and all ``depth`` layers.
