@@ -241,27 +241,30 @@ def resolve_threads(threads: Any) -> int:
     return check.integer(name, threads, minimum=1)
 
 
-_pools: dict[int, ThreadPoolExecutor] = {}
-_pools_lock = threading.Lock()
+_shared_pool: tuple[ThreadPoolExecutor, int] | None = None  # the pool and its size
+_pool_lock = threading.Lock()
 
 
-def _forget_pools() -> None:
+def _forget_pool() -> None:
     """A forked child has none of its parent's worker threads: start afresh."""
-    global _pools_lock
-    _pools.clear()
-    _pools_lock = threading.Lock()
+    global _shared_pool, _pool_lock
+    _shared_pool = None
+    _pool_lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pools)
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _pool(threads: int) -> ThreadPoolExecutor:
-    with _pools_lock:
-        pool = _pools.get(threads)
-        if pool is None:
-            pool = _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="winit")
-        return pool
+    """One pool for every call, grown to the largest ``threads`` asked for (a call
+    submits at most ``threads`` jobs, so a larger pool runs it on ``threads``).
+    A replaced pool's idle workers exit once the calls still using it are done."""
+    global _shared_pool
+    with _pool_lock:
+        if _shared_pool is None or _shared_pool[1] < threads:
+            _shared_pool = ThreadPoolExecutor(threads, thread_name_prefix="winit"), threads
+        return _shared_pool[0]
 
 
 def run_tasks(tasks: Sequence[Callable[[], None]], threads: int) -> None:
