@@ -218,37 +218,57 @@ def _upper_tail(x: float) -> float:
 
 
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(24)
+_NEGLIGIBLE = 46.0  # exp(-46) = 1e-20: density beyond it adds nothing in float64
 
 
-def _narrow(a: float, b: float) -> tuple[float, float, float] | None:
-    """Mass, mean and standard deviation of a standard normal truncated to [a, b],
-    if the density varies little over it (else None).
-
-    The closed forms subtract nearly equal numbers when the interval is narrow
-    (the variance is ``1 + (a phi(a) - b phi(b)) / z - mean**2``). Here, with
-    ``x = m + t`` about the midpoint ``m``, the density is ``phi(m)`` times
-    ``exp(-m t - t**2 / 2)`` on ``[-h, h]``; its exponent spans at most 2 when
-    ``h (|m| + h) <= 1``, and 24-point Gauss-Legendre integrates it to rounding.
-    """
-    if not (math.isfinite(a) and math.isfinite(b)):
-        return None
+def _is_narrow(a: float, b: float) -> bool:
+    """Whether the exponent of the density varies by at most 2 over [a, b]."""
     m, h = 0.5 * (a + b), 0.5 * (b - a)
-    if h * (abs(m) + h) > 1.0:
+    return math.isfinite(h) and h * (abs(m) + h) <= 1.0
+
+
+def _by_quadrature(a: float, b: float) -> tuple[float, float, float] | None:
+    """Mass, mean and standard deviation of a standard normal truncated to [a, b]
+    by quadrature, for an interval that is narrow or on one side of 0; None for a
+    wide interval around 0, where the closed forms are exact to rounding.
+
+    The closed forms subtract nearly equal numbers for the others: the variance
+    is ``1 + (a phi(a) - b phi(b)) / z - mean**2``, which is about ``1 / a**2``
+    for ``[a, inf)`` far out and ``(b - a)**2 / 12`` for a narrow interval.
+    Here ``x = o + t`` about an origin ``o`` (the midpoint of a narrow interval,
+    else the end nearer 0, mirrored to be positive), where the density is
+    ``phi(o)`` times ``exp(-o t - t**2 / 2)``. Panels over which that exponent
+    changes by at most 2, out to where it reaches -46, are each integrated by
+    24-point Gauss-Legendre, exact to rounding for so smooth an integrand, and
+    the variance is taken about the mean found first.
+    """
+    if _is_narrow(a, b):
+        h = 0.5 * (b - a)
+        origin, sign, edges = 0.5 * (a + b), 1.0, [-h, h]
+    elif a >= 0 or b <= 0:
+        origin, sign = (a, 1.0) if a >= 0 else (-b, -1.0)
+        length, s = b - a, 0.0
+        edges = [s]
+        while s < length and origin * s + 0.5 * s * s < _NEGLIGIBLE:
+            s = min(length, s + 1.0 / (origin + s + 1.0))
+            edges.append(s)
+    else:
         return None
-    t = h * _NODES
-    weight = _WEIGHTS * np.exp(-m * t - 0.5 * t * t)
+    ends = np.asarray(edges)
+    half = 0.5 * np.diff(ends)[:, np.newaxis]
+    t = (0.5 * (ends[1:] + ends[:-1])[:, np.newaxis] + half * _NODES).ravel()
+    weight = (half * _WEIGHTS).ravel() * np.exp(-origin * t - 0.5 * t * t)
     z = float(weight.sum())
     shift = float(weight @ t) / z
     var = float(weight @ np.square(t - shift)) / z
-    return _phi(m) * h * z, m + shift, math.sqrt(var)
+    return _phi(origin) * z, sign * (origin + shift), math.sqrt(var)
 
 
 def truncated_mass(a: float, b: float) -> float:
     """P(a <= Z <= b) for a standard normal Z, accurate in either tail and for
     narrow intervals."""
-    narrow = _narrow(a, b)
-    if narrow is not None:
-        return narrow[0]
+    if _is_narrow(a, b):
+        return cast(tuple[float, float, float], _by_quadrature(a, b))[0]
     if a >= 0:
         return _upper_tail(a) - _upper_tail(b)
     if b <= 0:
@@ -256,11 +276,12 @@ def truncated_mass(a: float, b: float) -> float:
     return 0.5 * (math.erf(b / math.sqrt(2.0)) - math.erf(a / math.sqrt(2.0)))
 
 
+@functools.lru_cache(maxsize=256)
 def truncated_moments(a: float, b: float) -> tuple[float, float]:
     """Mean and standard deviation of a standard normal truncated to [a, b]."""
-    narrow = _narrow(a, b)
-    if narrow is not None:
-        return narrow[1], narrow[2]
+    quadrature = _by_quadrature(a, b)
+    if quadrature is not None:
+        return quadrature[1], quadrature[2]
     z = truncated_mass(a, b)
     pa, pb = _phi(a), _phi(b)
     mean = (pa - pb) / z
