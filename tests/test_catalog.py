@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import pickle
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,6 +111,46 @@ def test_every_xavier_and_kaiming_name_exists():
             assert getattr(winit, f"{alias}_{distribution}") is getattr(
                 winit, f"{family}_{distribution}"
             )
+
+
+LAZY_IMPORT = """
+import sys
+import winit
+assert "scipy" not in sys.modules, sorted(m for m in sys.modules if "scipy" in m)[:3]
+assert "winit.propagation" not in sys.modules
+propagation = winit.propagation  # loaded on first use, by the module's __getattr__
+assert sys.modules["winit.propagation"] is propagation
+assert callable(propagation.propagate) and "scipy.special" in sys.modules
+print("ok")
+"""
+
+
+def test_import_winit_leaves_scipy_and_propagation_until_used(tmp_path):
+    # a fresh interpreter: this one has imported scipy and winit.propagation already
+    done = subprocess.run(
+        [sys.executable, "-c", LAZY_IMPORT],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+def test_dir_lists_exactly_the_public_names():
+    assert dir(winit) == sorted(winit.__all__)
+    assert len(set(winit.__all__)) == len(winit.__all__)
+    for name in winit.__all__:
+        getattr(winit, name)  # each one exists (propagation through __getattr__)
+
+
+def test_an_unknown_attribute_raises_attribute_error_naming_it():
+    name = "no_such_initializer"
+    with pytest.raises(AttributeError, match=r"^module 'winit' has no attribute 'no_such_init"):
+        getattr(winit, name)
+    assert not hasattr(winit, name)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -14,12 +14,16 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import winit
-from winit._distributions import sparse_flatnonzero, truncated_mass, truncated_moments
+from winit._distributions import GROUP, sparse_flatnonzero, truncated_mass, truncated_moments
 
-from .stats import check_ks, check_moments
+from .stats import Z, check_ks, check_moments
 from .strategies import DTYPES, FLOAT_DTYPES
 
-N = 400_000  # KS: detects a CDF error of about 1.9 / sqrt(N) = 0.003 at alpha = 1e-4
+# check_ks (tests/stats.py) runs scipy.stats.kstest, whose p-value for a sample this
+# large is the exact one of scipy.stats.kstwo, and fails below alpha = 1e-4: it
+# rejects a statistic D >= kstwo.isf(1e-4, N) = 2.225 / sqrt(N) = 0.0035 (the
+# asymptotic sqrt(ln(2 / alpha) / 2) / sqrt(N) to 4 digits), a CDF error that size
+N = 400_000
 
 NORMALS = [(0.0, 1.0), (1.5, 0.02), (-3.0, 7.0)]
 
@@ -31,6 +35,20 @@ def test_normal_fits_scipy_norm(mean, std, dtype):
     expected = stats.norm(loc=mean, scale=std)
     check_ks(w, expected)
     check_moments(w, expected)
+
+
+def test_float32_box_muller_partners_are_independent():
+    """A float32 group is GROUP values r cos(theta) then GROUP values r sin(theta) of
+    the same pairs (src/winit/_distributions.py): for a standard normal pair the two
+    are independent, so are their squares. The sample correlation of n pairs of
+    independent values has standard deviation 1/sqrt(n) (to O(1/n)); the partner of a
+    cosine that is the cosine again, or a function of it, has correlation 1."""
+    w = winit.normal((100 * 2 * GROUP,), 104).astype(np.float64)  # 6.25 chunks, whole groups
+    by_group = w.reshape(-1, 2, GROUP)
+    cosines, sines = by_group[:, 0].ravel(), by_group[:, 1].ravel()
+    bound = Z / math.sqrt(cosines.size)  # 0.013 at n = 204,800 pairs
+    for a, b in ((cosines, sines), (cosines**2, sines**2)):
+        assert abs(np.corrcoef(a, b)[0, 1]) <= bound
 
 
 # (lower, upper) in standard deviations of the untruncated normal: symmetric,
@@ -77,8 +95,8 @@ def test_truncated_normal_default_is_two_standard_deviations():
     expected = stats.truncnorm(-2, 2, scale=0.02)
     check_ks(w, expected)
     assert abs(w).max() <= 0.04
-    # the sample's std is that of the truncated law, about 0.88 of std
-    assert abs(w.std() / 0.02 - expected.std() / 0.02) < 0.01
+    # the sample's moments are those of the truncated law (std about 0.88 of std)
+    check_moments(w, expected)
 
 
 UNIFORMS = [(0.0, 1.0), (-3.0, 5.0), (1.0, 2.0), (-1e-3, 1e-3), (100.0, 100.5)]
@@ -92,6 +110,21 @@ def test_uniform_fits_scipy_uniform(low, high, dtype):
     check_ks(w, expected)
     check_moments(w, expected)
     assert w.min() >= low and w.max() < high
+
+
+def test_float32_uniform_has_24_random_bits():
+    """float32 uniforms are k / 2**24 for the top 24 bits k of a 32-bit word: every
+    value times 2**24 is an integer below 2**24, and each of its 24 bits is an
+    independent fair coin, set in a fraction within Z * 0.5 / sqrt(N) = 0.0047 of
+    1/2 (binomial). A coarser grid leaves the low bits 0."""
+    w = winit.uniform((N,), 305, low=0, high=1)
+    assert w.dtype == np.float32
+    scaled = w.astype(np.float64) * 2.0**24
+    k = scaled.astype(np.int64)
+    assert np.array_equal(k, scaled) and k.min() >= 0 and k.max() < 2**24
+    for bit in range(24):
+        share = float(np.mean((k >> bit) & 1))
+        assert abs(share - 0.5) <= Z * 0.5 / math.sqrt(N), (bit, share)
 
 
 # -- support in every dtype -----------------------------------------------------------------

@@ -27,8 +27,10 @@ RANDOM = [
     (winit.lecun_truncated_normal, (3, 3, 40, 64)),
     (winit.orthogonal, (96, 40)),
     (winit.sparse.configure(sparsity=0.3), (50, 70)),
+    # CHUNK // 1000 = 65 columns per block: 4 blocks, the last one short
+    (winit.sparse.configure(sparsity=0.3), (1000, 200)),
 ]
-IDS = [repr(init) for init, _ in RANDOM]
+IDS = [f"{init!r}-{'x'.join(map(str, shape))}" for init, shape in RANDOM]
 # elementwise initializers: sampled chunk by chunk, so shards are computed directly
 ELEMENTWISE = RANDOM[:8]
 
@@ -348,6 +350,37 @@ def test_truncated_normal_replaces_failures_by_spares_in_order(chunk):
     assert 2500 < failed.sum() <= accepted.size
     expected = values.copy()
     expected[failed] = accepted[: failed.sum()]
+    assert np.array_equal(whole[chunk], expected)
+
+
+@pytest.mark.parametrize("chunk", [0, 5, 6])
+def test_truncated_normal_spares_continue_with_whole_chunks_of_further_streams(chunk):
+    # src/winit/_distributions.py: when the spare group runs out, the spare sequence
+    # continues with whole chunks (CHUNK Box-Muller values) of the chunk's streams of
+    # purposes 1, 2, ...; [-0.5, 3] holds mass 0.69, so about 20,000 draws of a
+    # chunk fail and the group's 4096 values supply under 3,000 of them
+    from winit import _distributions
+
+    lower, upper = -0.5, 3.0  # exactly representable: the bounds rounded inward
+    shape, seed = (4 * 2 * _engine.BLOCK, _engine.CHUNK), 9
+    whole = winit.truncated_normal(shape, seed, threads=2, lower=lower, upper=upper)
+    streams = _engine.Streams()
+    streams.seeds = _engine.Request(shape, seed, None, None, None, 1).seeds
+    streams.chunk = chunk
+    draws = np.empty(_engine.CHUNK + 2 * _distributions.GROUP, np.float32)
+    _distributions.box_muller(streams, draws)  # the chunk's pairs, then the next group
+    values, group = draws[: _engine.CHUNK], draws[_engine.CHUNK :]
+    failed = (values < lower) | (values > upper)
+    spares = [group[(group >= lower) & (group <= upper)]]
+    assert spares[0].size < failed.sum()  # the group does not suffice
+    purpose = 1
+    while sum(s.size for s in spares) < failed.sum():
+        candidates = np.empty(_engine.CHUNK, np.float32)
+        _distributions.box_muller(streams, candidates, purpose=purpose)
+        spares.append(candidates[(candidates >= lower) & (candidates <= upper)])
+        purpose += 1
+    expected = values.copy()
+    expected[failed] = np.concatenate(spares)[: failed.sum()]
     assert np.array_equal(whole[chunk], expected)
 
 

@@ -28,8 +28,12 @@ def test_trace_has_the_haar_moments(n):
     traces = np.trace(_matrices((n, n), count), axis1=1, axis2=2)
     # tr Q has variance 1: the mean is within Z / sqrt(count) of 0
     assert abs(traces.mean()) <= Z / np.sqrt(count)
-    # (tr Q)^2 has mean 1; its variance is E[tr^4] - 1 <= 3 - 1 = 2 for n >= 4 and
-    # smaller below, so the bound below is conservative
+    # (tr Q)^2 has mean 1 and variance E[(tr Q)^4] - 1 = 3 - 1 = 2 for every n >= 2, not
+    # only for large n: E[(tr Q)^4] counts the O(n)-invariants of (R^n)^(x4), the 3
+    # pairings, independent once n >= 2. Directly: n = 2, half rotations by a uniform
+    # t (tr = 2 cos t) and half reflections (tr = 0), 16 (3/8) / 2 = 3; n = 3, +-R with
+    # tr R = 1 + 2 cos t, t of density (1 - cos t) / pi on [0, pi], 19 - 16 = 3. So
+    # the bound below is exactly Z standard errors
     assert abs((traces**2).mean() - 1.0) <= Z * np.sqrt(2.0 / count)
 
 

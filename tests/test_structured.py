@@ -168,6 +168,20 @@ def test_sparse_nonzeros_are_normal():
     check_moments(values, stats.norm(0, std))
 
 
+def test_sparse_nonzeros_are_not_repeated_across_blocks():
+    """sparse fills blocks of CHUNK // rows = 65 columns (8 blocks here), each with
+    its own stretch of the normal stream: no block reuses another's values. A float64
+    normal (numpy's ziggurat: a 52-bit integer times one of 256 widths, then times
+    std) takes any one value with probability about 2**-51 at most, so the
+    n**2 / 2 = 1e11 pairs of n = 450,000 values collide with probability below 5e-5;
+    the seed is fixed besides."""
+    w = winit.sparse((1000, 500), 23, dtype="float64")
+    count = (1000 - 100) * 500  # default sparsity 0.1: 100 zeros per column
+    nonzeros = w[w != 0]
+    assert nonzeros.size == count
+    assert np.unique(nonzeros).size == count
+
+
 def test_sparse_zero_places_are_uniform():
     """Each column zeroes a uniformly random k-subset of its rows, so a row is zero
     in a column with probability p = k / rows. Over C columns the row counts O_r
