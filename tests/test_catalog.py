@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +18,7 @@ import winit
 from winit import _registry
 
 from .strategies import CONFIGS, FLOAT_DTYPES, named_configs
+from .subprocesses import run_python
 
 
 @dataclass(frozen=True)
@@ -127,14 +126,7 @@ print("ok")
 
 def test_import_winit_leaves_scipy_and_propagation_until_used(tmp_path):
     # a fresh interpreter: this one has imported scipy and winit.propagation already
-    done = subprocess.run(
-        [sys.executable, "-c", LAZY_IMPORT],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
+    done = run_python("-c", LAZY_IMPORT, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,6 +13,8 @@ import pytest
 import winit
 from winit import _propagation_cli, _registry, cli
 from winit.cli import main
+
+from .subprocesses import run_python
 
 
 def _rows(text: str) -> dict[str, str]:
@@ -234,24 +234,8 @@ def test_version(capsys):
 
 def test_python_dash_m_winit(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "WINIT_THREADS"}
-    done = subprocess.run(
-        [sys.executable, "-m", "winit", "list"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
+    done = run_python("-m", "winit", "list", cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr
     assert "he_normal" in done.stdout and "kaiming_normal" in done.stdout
-    bad = subprocess.run(
-        [sys.executable, "-m", "winit", "sample", "nope", "3"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
+    bad = run_python("-m", "winit", "sample", "nope", "3", cwd=tmp_path, env=env)
     assert bad.returncode == 2 and "'nope' is not a winit initializer" in bad.stderr

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -22,6 +20,7 @@ import winit
 
 from . import reference
 from .stats import check_moments
+from .subprocesses import run_python
 
 if importlib.util.find_spec("jax") is None:
     pytest.skip("jax is not installed", allow_module_level=True)
@@ -151,13 +150,7 @@ def jax_arrays(tmp_path_factory):
         cases[key] = ("scaling", (scale, mode, distribution), shape, axes, 2)
     fans = {_fans_key(shape, axes): (shape, axes) for shape, axes in FAN_CASES}
     path = tmp_path_factory.mktemp("jax") / "arrays.npz"
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, json.dumps(cases), str(path), json.dumps(fans)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    done = run_python("-c", SCRIPT, json.dumps(cases), str(path), json.dumps(fans), timeout=600)
     assert done.returncode == 0, done.stderr
     with np.load(path) as data:
         return dict(data)
