@@ -1,6 +1,7 @@
-"""Every script in examples/ runs at its small size, writing its figure into tmp_path;
-each is skipped when its optional dependencies are missing, and every one imports
-without them."""
+"""Every script in examples/ runs at its small size, writing its figure into tmp_path
+(by default into the current directory, never into the docs); each is skipped when
+its optional dependencies are missing, and every one imports without them. The
+gallery script (docs/make_gallery.py) knows every figure example."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from types import ModuleType
 
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
 OPTIONAL = ("matplotlib", "sklearn", "torch", "jax")
 NEEDS = {  # example: the optional packages its main needs
     "quickstart": (),  # draws its figure only when matplotlib is there
@@ -23,8 +25,9 @@ NEEDS = {  # example: the optional packages its main needs
 FIGURES = {"quickstart", "propagation_relu", "glorot_tanh", "deep_relu_training"}
 
 
-def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"winit_example_{name}", EXAMPLES / f"{name}.py")
+def load(name: str, path: Path | None = None) -> ModuleType:
+    path = EXAMPLES / f"{name}.py" if path is None else path
+    spec = importlib.util.spec_from_file_location(f"winit_example_{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while it executes
@@ -50,6 +53,25 @@ def test_example_runs_at_small_size(name, tmp_path, capsys):
     if name in FIGURES and "matplotlib is not installed" not in printed:
         assert out.stat().st_size > 0
         assert f"saved {out}" in printed
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_example_writes_its_figure_into_the_current_directory(name, tmp_path, monkeypatch, capsys):
+    pytest.importorskip("matplotlib")
+    for package in NEEDS[name]:
+        pytest.importorskip(package)
+    monkeypatch.chdir(tmp_path)
+    assert load(name).main(["--size", "small"]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == [f"{name}.png"]
+    figure = (tmp_path / f"{name}.png").read_bytes()
+    assert figure.startswith(b"\x89PNG")
+    assert b"Matplotlib version" not in figure  # the same figure gives the same bytes
+    assert f"saved {name}.png" in capsys.readouterr().out
+
+
+def test_the_gallery_script_makes_every_figure():
+    gallery = load("make_gallery", ROOT / "docs" / "make_gallery.py")
+    assert set(gallery.FIGURES) == FIGURES
 
 
 @pytest.mark.parametrize("name", sorted(NEEDS))
