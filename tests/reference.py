@@ -10,7 +10,8 @@ import numpy as np
 from scipy import stats
 
 # The gains of torch.nn.init.calculate_gain (and of He et al., 2015 for the
-# rectifiers), written out from their published formulas.
+# rectifiers), written out as numbers: the one copy of the table in the tests
+# (test_gains.py checks that the numbers are their formulas).
 GAINS = {
     "linear": 1.0,
     "conv1d": 1.0,
@@ -20,10 +21,10 @@ GAINS = {
     "conv_transpose2d": 1.0,
     "conv_transpose3d": 1.0,
     "sigmoid": 1.0,
-    "tanh": 5.0 / 3.0,
-    "relu": math.sqrt(2.0),
-    "leaky_relu": math.sqrt(2.0 / (1.0 + 0.01**2)),  # default negative slope 0.01
-    "selu": 3.0 / 4.0,
+    "tanh": 5 / 3,
+    "relu": 1.4142135623730951,  # sqrt(2)
+    "leaky_relu": 1.4141428569978354,  # sqrt(2 / (1 + 0.01**2)), the default slope 0.01
+    "selu": 0.75,  # 3/4
 }
 
 
