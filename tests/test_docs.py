@@ -8,6 +8,9 @@
   shown. A page's examples share one namespace, in page order, like a doctest
   file. A block preceded by ``<!-- doctest: requires=MODULE -->`` is skipped when
   MODULE cannot be imported; ``<!-- doctest: skip -->`` is never run.
+* Every relative link of README.md and docs/*.md (links, images, MyST image and
+  include directives) names a file or folder of the repository, and nothing
+  points to a documentation site that does not exist (readthedocs.io).
 
 The docstring examples themselves run with
 ``python -m pytest --doctest-modules src/winit``.
@@ -200,3 +203,103 @@ def test_markdown_block_parser() -> None:
     assert [(b.first, b.lines, b.marker) for b in blocks] == [
         (3, [">>> 1 + 1", "2"], "requires=numpy")
     ]
+
+
+# -- links --------------------------------------------------------------------------------
+
+_LINK = re.compile(r"!?\[[^\[\]]*\]\(\s*<?(?P<target>[^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+_REFERENCE = re.compile(r"^ {0,3}\[[^\]]+\]:\s*<?(?P<target>\S+?)>?(?:\s|$)", re.MULTILINE)
+_OPENING = re.compile(r"^(?P<fence>`{3,}|~{3,}|:{3,})")  # a code block, or a MyST directive
+_DIRECTIVE = re.compile(r"^\W{3,}\s*\{(?:image|figure|include|literalinclude)\}\s+(?P<target>\S+)")
+_EXTERNAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//|#)", re.IGNORECASE)  # a scheme, or an anchor
+
+
+def relative_links(text: str) -> list[tuple[int, str]]:
+    """(line, target) of every relative link of a Markdown page: links, images,
+    reference definitions and MyST image/include directives, outside code blocks
+    and code spans; the target without its ``#anchor``."""
+    kept: list[str] = []
+    found: list[tuple[int, str]] = []
+    fence = ""
+    for number, line in enumerate(text.split("\n"), start=1):
+        if fence:  # inside a code block or a directive
+            if line.startswith(fence):
+                fence = ""
+            kept.append("")
+            continue
+        opening = _OPENING.match(line)
+        if opening:
+            fence = opening.group("fence")
+            directive = _DIRECTIVE.match(line)
+            if directive:
+                found.append((number, directive.group("target")))
+            kept.append("")
+        else:
+            kept.append(re.sub(r"(`+).*?\1", "", line))  # no code spans
+    prose = "\n".join(kept)
+    for pattern in (_LINK, _REFERENCE):
+        for match in pattern.finditer(prose):
+            found.append((prose.count("\n", 0, match.start()) + 1, match.group("target")))
+    return sorted(
+        (number, target.split("#", 1)[0]) for number, target in found if not _EXTERNAL.match(target)
+    )
+
+
+def _linking_pages() -> list[Path]:
+    return [ROOT / "README.md", *_pages()]
+
+
+@pytest.mark.parametrize("page", _linking_pages(), ids=lambda p: p.name)
+def test_relative_links_resolve(page: Path) -> None:
+    links = relative_links(page.read_text(encoding="utf-8"))
+    broken = []
+    for number, target in links:
+        resolved = (page.parent / target).resolve()
+        if not (resolved.exists() and resolved.is_relative_to(ROOT)):
+            broken.append(f"line {number}: {target}")
+    assert not broken, f"{page.relative_to(ROOT)} links to missing files: {broken}"
+
+
+def test_the_link_finder() -> None:
+    text = "\n".join(
+        [
+            'See [the theory](theory.md#he), ![a figure](_static/a.png "title")',
+            "and [a site](https://example.org) or [an anchor](#here), `[code](no.md)`.",
+            "[a link whose text",
+            "wraps](wrapped.md)",
+            "```python",
+            "x = '[in code](code.md)'",
+            "```",
+            "```{image} _static/b.png",
+            ":alt: b",
+            "```",
+            "[ref]: ref.md",
+        ]
+    )
+    assert relative_links(text) == [
+        (1, "_static/a.png"),
+        (1, "theory.md"),
+        (3, "wrapped.md"),
+        (8, "_static/b.png"),
+        (11, "ref.md"),
+    ]
+
+
+def test_nothing_points_to_a_documentation_site_that_does_not_exist() -> None:
+    """No page is published on Read the Docs (.readthedocs.yaml only builds there)."""
+    files = [ROOT / "README.md", ROOT / "pyproject.toml"]
+    for folder in (ROOT / "src", DOCS):
+        files += [
+            p
+            for p in folder.rglob("*")
+            if p.is_file() and "_build" not in p.parts and "__pycache__" not in p.parts
+        ]
+    naming = []
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:  # a figure
+            continue
+        if "readthedocs.io" in text.lower():
+            naming.append(str(path.relative_to(ROOT)))
+    assert not naming, f"these files point to readthedocs.io: {naming}"

@@ -2,7 +2,7 @@
 
 Every initializer is called as ``init(shape, rng=None, *, dtype=np.float32, ...)``
 and returns a numpy array; ``init.configure(**config)`` returns another
-initializer. See https://winit.readthedocs.io and ``docs/``.
+initializer. The documentation is in ``docs/`` of the source tree.
 
 >>> import numpy as np, winit
 >>> w = winit.he_normal((784, 256), np.random.default_rng(0))
