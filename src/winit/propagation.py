@@ -546,7 +546,7 @@ def propagate(
     input_rng, gradient_rng, *weight_rngs = generator.spawn(layers + 2)
     if x is None:
         rows = 1000 if batch is None else check.integer("batch", batch, minimum=1)
-        signal = input_rng.standard_normal((rows, sizes[0]), dtype=work)
+        signal: np.ndarray = input_rng.standard_normal((rows, sizes[0]), dtype=work)
     else:
         signal = np.asarray(x, dtype=work)
         if signal.ndim != 2 or signal.shape[1] != sizes[0] or signal.shape[0] == 0:
