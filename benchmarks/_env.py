@@ -154,7 +154,7 @@ def source_digest() -> str | None:
 def machine(threads: int, notes: list[str], digest: str | None) -> dict[str, Any]:
     """What the report says about the machine and the run's settings."""
     return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
         "cores_available": available_cores(),
