@@ -340,10 +340,11 @@ def test_truncated_normal_replaces_failures_by_spares_in_order(lower, upper, chu
     # of a chunk fail and the group's 4096 values supply under 3,000 of them.
     from winit import _distributions
 
-    shape, seed = (4 * 2 * _engine.BLOCK, _engine.CHUNK), 9
+    shape, seed = (4 * 2 * _engine.BLOCK * _engine.CHUNK,), 9  # 1-D: tiles are chunks
     whole = winit.truncated_normal(shape, seed, threads=2, lower=lower, upper=upper)
+    whole = whole.reshape(-1, _engine.CHUNK)
     streams = _engine.Streams()
-    streams.seeds = _engine.Request(shape, seed, None, None, None, 1).seeds
+    streams.begin(_engine.Request(shape, seed, None, None, None, 1).seeds)
     streams.chunk = chunk
     draws = np.empty(_engine.CHUNK + 2 * _distributions.GROUP, np.float32)
     _distributions.box_muller(streams, draws)  # the chunk's pairs, then the next group

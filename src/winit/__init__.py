@@ -34,6 +34,7 @@ from ._scaling import (
     xavier_truncated_normal,
     xavier_uniform,
 )
+from ._seeds import Key
 from ._structured import dirac, identity, orthogonal, sparse
 
 __version__ = "0.1.0"
@@ -56,6 +57,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "Initializer",
+    "Key",
     "__version__",
     "constant",
     "dirac",

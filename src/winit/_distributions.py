@@ -1,11 +1,11 @@
-"""Elementwise distributions and their chunk samplers.
+"""Elementwise distributions and their tile samplers.
 
-Each sampler writes the first ``n`` values of a chunk from the chunk's
-stream (see :mod:`winit._engine`). Value ``j`` of a chunk depends only on the
+Each sampler writes the first ``n`` values of a tile from the tile's
+stream (see :mod:`winit._engine`). Value ``j`` of a tile depends only on the
 stream and ``j``: asking for a longer prefix extends a shorter one, which is
 what makes shards and thread counts invisible.
 
-Normal, float32: Box-Muller. A chunk is a sequence of groups of ``2 * GROUP``
+Normal, float32: Box-Muller. A tile is a sequence of groups of ``2 * GROUP``
 values: ``GROUP`` values ``r cos(theta)`` followed by the ``r sin(theta)`` of
 the same pairs. Pair ``p`` uses stream word ``p``, its low 32 bits for the
 radius and its high 32 bits for the angle. The radius uniform is
@@ -13,7 +13,7 @@ radius and its high 32 bits for the angle. The radius uniform is
 largest magnitude reachable is ``sqrt(2 * 33 ln 2)`` = 6.76 standard deviations.
 
 Normal, float64: numpy's ziggurat (``Generator.standard_normal``) over the
-chunk's stream. numpy's float64 sine and cosine are scalar library calls,
+tile's stream. numpy's float64 sine and cosine are scalar library calls,
 about 15 ns each on the benchmark machine, which made Box-Muller three times
 slower than the ziggurat there. The ziggurat's tail values are ``R + x`` with
 ``R`` = 3.6542 and ``x = -log(1 - u) / R`` accepted only if
@@ -29,9 +29,9 @@ Truncated normal: exact. When the interval holds at least
 :data:`REJECTION_MIN_MASS` of the normal's mass, each value is a normal draw,
 and the draws outside the interval are replaced, in order, by the accepted
 draws of a spare sequence (draws conditioned on lying inside). In float32 (Box-
-Muller) that is the group of pairs that follows the chunk's pairs in its stream,
-then, if more are needed, whole chunks of further streams of the same chunk; in
-float64 (the ziggurat) it is the ziggurat normals of the chunk's stream of
+Muller) that is the group of pairs that follows the tile's pairs in its stream,
+then, if more are needed, runs of 65 536 values of further streams of the tile; in
+float64 (the ziggurat) it is the ziggurat normals of the tile's stream of
 purpose 1.
 Otherwise every value is the inverse CDF of a 53-bit uniform, computed in
 float64: through ``erf`` for an interval within one standard deviation of the
@@ -105,8 +105,11 @@ def box_muller(
     ``g * 2G + G + w`` (``g, w = divmod(p, G)``, ``G`` = :data:`GROUP`). If
     ``spare`` (``2 G`` values) is given, it receives the group of pairs that
     follows a whole chunk's pairs in the same stream, computed in the same passes.
+    ``out`` is 1-D and contiguous, or a 2-D view (of rows of a tile, say) whose
+    C order is the values' order, whose size is a multiple of ``2 G`` and
+    whose rows divide a group (see :func:`writes_rows`).
     """
-    n = out.shape[0]
+    n = out.size
     dt = np.dtype(np.float32)
     groups = -(-n // (2 * GROUP))
     m = groups * GROUP
@@ -139,23 +142,40 @@ def box_muller(
     np.copyto(theta, angle_bits, casting="unsafe")
     theta *= dt.type(2.0 * math.pi * resolution)
     target = out if n == 2 * m else streams.scratch(dt, 2 * m, slot=6)
-    _write_groups(target, r[:m], theta[:m])
+    work = streams.scratch(dt, m, slot=9)
+    _write_groups(target, r[:m], theta[:m], work)
     if target is not out:
         out[...] = target[:n]
     if spare is not None:
-        _write_groups(spare, r[m:], theta[m:])
+        _write_groups(spare, r[m:], theta[m:], work)
 
 
-def _write_groups(target: np.ndarray, r: np.ndarray, theta: np.ndarray) -> None:
-    """Each group of G pairs: G values r cos(theta), then G values r sin(theta)."""
+def writes_rows(view: np.ndarray) -> bool:
+    """Whether :func:`box_muller` can write the 2-D ``view`` in place: whole groups
+    of ``2 G`` values, each a whole number of its rows (rows of a power of two up
+    to ``G`` values)."""
+    width = view.shape[1]
+    return width > 0 and GROUP % width == 0 and view.size % (2 * GROUP) == 0
+
+
+def _write_groups(target: np.ndarray, r: np.ndarray, theta: np.ndarray, work: np.ndarray) -> None:
+    """Each group of G pairs: G values r cos(theta), then G values r sin(theta).
+
+    ``theta`` is overwritten. The cosines are computed into ``work`` and
+    each product written once, so that ``target`` (a strided view of a tile, say)
+    is written in one pass and never read back."""
     groups = r.shape[0] // GROUP
-    by_group = target.reshape(groups, 2, GROUP)
-    radii, angles = r.reshape(groups, GROUP), theta.reshape(groups, GROUP)
-    cosines, sines = by_group[:, 0], by_group[:, 1]
-    np.cos(angles, out=cosines)
-    cosines *= radii
-    np.sin(angles, out=sines)
-    sines *= radii
+    if target.ndim == 2:  # whole rows per half group: (groups, 2, rows, width), a view
+        width = target.shape[1]
+        inner: tuple[int, ...] = (GROUP // width, width)
+    else:
+        inner = (GROUP,)
+    by_group = target.reshape(groups, 2, *inner)
+    radii, angles = r.reshape(groups, *inner), theta.reshape(groups, *inner)
+    cosines = np.cos(angles, out=work[: angles.size].reshape(angles.shape))
+    np.multiply(cosines, radii, out=by_group[:, 0])
+    np.sin(angles, out=angles)
+    np.multiply(angles, radii, out=by_group[:, 1])
 
 
 def ziggurat(streams: Streams, out: np.ndarray, scale: float = 1.0) -> None:
@@ -167,25 +187,40 @@ def ziggurat(streams: Streams, out: np.ndarray, scale: float = 1.0) -> None:
         out *= scale
 
 
-def uniform_bits(streams: Streams, out: np.ndarray, low: float, width: float) -> None:
-    """Write ``low + width * u`` with ``u`` uniform on [0, 1) into ``out``."""
-    n = out.shape[0]
+def uniform_bits(
+    streams: Streams,
+    out: np.ndarray,
+    low: float,
+    width: float,
+    bounds: tuple[Any, Any] | None = None,
+) -> None:
+    """Write ``low + width * u`` with ``u`` uniform on [0, 1) into ``out`` (any
+    shape and strides; values in its C order), clipped to ``bounds`` if given.
+    The arithmetic runs in a contiguous buffer and the last step writes ``out``."""
+    n = out.size
     if n == 0:
         return
     dt = out.dtype
     bitgen = streams.at(0)
+    work = out.reshape(-1) if out.flags.c_contiguous else streams.scratch(dt, n, slot=9)
     if dt == np.float32:
         bits = _halves(_words(bitgen, (n + 1) // 2))
         np.right_shift(bits, 8, out=bits)
-        np.copyto(out, bits[:n], casting="unsafe")
-        out *= dt.type(width * 2.0**-24)
+        np.copyto(work, bits[:n], casting="unsafe")
+        work *= dt.type(width * 2.0**-24)
     else:
         words = _words(bitgen, n)
         np.right_shift(words, np.uint64(11), out=words)
-        np.copyto(out, words, casting="unsafe")
-        out *= dt.type(width * 2.0**-53)
+        np.copyto(work, words, casting="unsafe")
+        work *= dt.type(width * 2.0**-53)
     if low != 0.0:
-        out += dt.type(low)
+        work += dt.type(low)
+    values = work.reshape(out.shape)
+    if bounds is not None:
+        lo, hi = bounds
+        np.clip(values, lo, hi, out=out)
+    elif values is not out:
+        out[...] = values
 
 
 def sparse_flatnonzero(mask: np.ndarray) -> np.ndarray:
@@ -309,6 +344,14 @@ class Normal:
         if self.mean != 0.0:
             out += out.dtype.type(self.mean)
 
+    def fill_view(self, streams: Streams, out: np.ndarray) -> bool:
+        """Fill the 2-D view ``out`` of a whole tile in place, if float32 and its
+        rows fit the groups (:func:`writes_rows`); else return False."""
+        if out.dtype != np.float32 or not writes_rows(out):
+            return False
+        self.fill(streams, out)
+        return True
+
     def support(self) -> None:
         return None
 
@@ -330,8 +373,13 @@ class Uniform:
     high: float
 
     def fill(self, streams: Streams, out: np.ndarray) -> None:
-        uniform_bits(streams, out, self.low, self.high - self.low)
-        clamp(out, clamp_bounds(self, out.dtype))  # low + width u may round to high
+        # low + width u may round to high: clipped to the support rounded inward
+        uniform_bits(streams, out, self.low, self.high - self.low, clamp_bounds(self, out.dtype))
+
+    def fill_view(self, streams: Streams, out: np.ndarray) -> bool:
+        """Fill the 2-D view ``out`` of a whole tile in place."""
+        self.fill(streams, out)
+        return True
 
     def support(self) -> tuple[float, float, bool]:
         return self.low, self.high, True
@@ -360,21 +408,22 @@ class TruncatedNormal:
         return truncated_mass(self.lower, self.upper)
 
     def fill(self, streams: Streams, out: np.ndarray) -> None:
-        self.fill_block(streams, out, streams.chunk)
+        self.fill_block(streams, out, streams.chunk, out.shape[0])
 
-    def fill_block(self, streams: Streams, out: np.ndarray, first_chunk: int) -> None:
-        """Write chunks ``first_chunk, first_chunk + 1, ...`` into ``out``: whole
-        chunks, or the prefix of one. Equal to filling them one by one; the
-        rejection step runs once for all of them, which saves numpy calls (and
-        time holding the GIL) per chunk."""
+    def fill_block(self, streams: Streams, out: np.ndarray, first: int, length: int) -> None:
+        """Write tiles ``first, first + 1, ...`` of ``length`` values each into
+        ``out``, one after another (or a prefix of one tile, with ``length`` its
+        size). Equal to filling them one by one; the rejection step runs once
+        for all of them, which saves numpy calls (and time holding the GIL) per
+        tile."""
         if self.mass >= REJECTION_MIN_MASS:
-            self._fill_by_rejection(streams, out, first_chunk)
+            self._fill_by_rejection(streams, out, first, length)
             if self.mean == 0.0:
                 return  # inside the zero-mean bounds, rounded inward: done
         else:
-            for i in range(0, out.shape[0], CHUNK):
-                streams.chunk = first_chunk + i // CHUNK
-                self._fill_by_inversion(streams, out[i : i + CHUNK])
+            for i in range(0, out.shape[0], length):
+                streams.chunk = first + i // length
+                self._fill_by_inversion(streams, out[i : i + length])
             if self.std != 1.0:
                 out *= out.dtype.type(self.std)
         if self.mean != 0.0:
@@ -410,31 +459,33 @@ class TruncatedNormal:
         """The indices of the rejected draws: a sparse scan when under 10% fail."""
         return sparse_flatnonzero(outside) if self.mass > 0.9 else np.flatnonzero(outside)
 
-    def _fill_by_rejection(self, streams: Streams, out: np.ndarray, first_chunk: int) -> None:
+    def _fill_by_rejection(
+        self, streams: Streams, out: np.ndarray, first: int, length: int
+    ) -> None:
         if out.dtype == np.float64:
-            for i in range(0, out.shape[0], CHUNK):
-                streams.chunk = first_chunk + i // CHUNK
-                self._fill_from_ziggurat(streams, out[i : i + CHUNK])
+            for i in range(0, out.shape[0], length):
+                streams.chunk = first + i // length
+                self._fill_from_ziggurat(streams, out[i : i + length])
             return
-        chunks = -(-out.shape[0] // CHUNK)
+        chunks = -(-out.shape[0] // length)
         spares = streams.scratch(out.dtype, chunks * 2 * GROUP, slot=4)
         outside = streams.scratch(np.dtype(bool), out.shape[0], slot=8)
         for i in range(chunks):
-            streams.chunk = first_chunk + i
+            streams.chunk = first + i
             group = spares[i * 2 * GROUP : (i + 1) * 2 * GROUP]
-            values = out[i * CHUNK : (i + 1) * CHUNK]
+            values = out[i * length : (i + 1) * length]
             box_muller(streams, values, scale=self.std, spare=group)
             # while the chunk is still in cache
-            self._mask(streams, values, outside=True, into=outside[i * CHUNK : (i + 1) * CHUNK])
+            self._mask(streams, values, outside=True, into=outside[i * length : (i + 1) * length])
         failed = self._places(outside)
         if not failed.size:
             return
-        # in each chunk, the i-th failed place (in increasing order) gets the i-th
-        # spare of that chunk, so prefixes agree
+        # in each tile, the i-th failed place (in increasing order) gets the i-th
+        # spare of that tile, so prefixes agree
         if chunks == 1:
             out[failed] = self._spares(streams, failed.size, spares)
             return
-        ends = np.searchsorted(failed, np.arange(1, chunks + 1) * CHUNK)
+        ends = np.searchsorted(failed, np.arange(1, chunks + 1) * length)
         starts = np.concatenate(([0], ends[:-1]))
         needed = ends - starts
         accepted = np.flatnonzero(self._mask(streams, spares, outside=False))
@@ -445,7 +496,7 @@ class TruncatedNormal:
             out[failed] = spares.take(np.concatenate(picks))
             return
         for i in range(chunks):
-            streams.chunk = first_chunk + i
+            streams.chunk = first + i
             group = spares[i * 2 * GROUP : (i + 1) * 2 * GROUP]
             places = failed[starts[i] : ends[i]]
             out[places] = self._spares(streams, places.size, group)

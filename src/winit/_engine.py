@@ -1,18 +1,19 @@
-"""The random engine: keys, per-chunk streams, threads and output buffers.
+"""The random engine: tiles and their streams, threads and output buffers.
 
-Every random initializer turns ``rng`` into a 128-bit *key* (two 64-bit words
-drawn from ``numpy.random.default_rng(rng)``). The flattened output is cut into
-chunks of :data:`CHUNK` elements; chunk ``c`` is sampled from its own stream:
-numpy's fastest bit generator, SFC64, seeded (as ``numpy.random.SFC64(seed)``
-seeds itself) with the three words ``3c, 3c + 1, 3c + 2`` of
-``numpy.random.SeedSequence(key, spawn_key=(purpose,)).generate_state(...)``.
-One hash call seeds every chunk, so threads spend no time on it. A chunk's
-values depend only on (key, chunk index, distribution, dtype), never on which
-thread makes it or on how much of the array is asked for, so
+Every random initializer turns ``rng`` into a 128-bit :class:`~winit.Key`
+(two 64-bit words drawn from ``numpy.random.default_rng(rng)``). The array is
+cut into tiles of at most :data:`TILE` elements (:mod:`winit._blocks`); tile
+``c`` is sampled from its own stream: numpy's fastest bit generator, SFC64,
+seeded (as ``numpy.random.SFC64(seed)`` seeds itself) with the three words
+``3c, 3c + 1, 3c + 2`` of
+``numpy.random.SeedSequence(key, spawn_key=(purpose,)).generate_state(...)``,
+computed directly (:mod:`winit._seeds`). A tile's values, in C order within
+the tile, depend only on (key, tile index, tile shape, distribution, dtype),
+never on which thread makes them or on how much of the array is asked for, so
 
 * the result is the same for any number of threads, and
-* any contiguous range of the flattened output (a shard of leading-axis rows)
-  can be produced on its own, equal bit for bit to that part of the whole.
+* any block of the array (``index=``) can be produced on its own, at the cost
+  of the tiles it meets, equal bit for bit to that part of the whole.
 
 See ``docs/engine.md`` for the design and its guarantees.
 """
@@ -23,16 +24,18 @@ import functools
 import math
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import numpy as np
 
 from . import _validation as check
+from ._blocks import TILE, Block, Cell, block, cells, rows_block
+from ._seeds import Key, pool, seed_words
 
-CHUNK = 1 << 16
-"""Elements per stream. Part of the definition of every random result."""
+CHUNK = TILE
+"""Elements per tile (and stream), at most; an alias kept for the samplers."""
 
 THREADS_ENV = "WINIT_THREADS"
 
@@ -122,68 +125,77 @@ def _step(x: np.ndarray, direction: int) -> np.ndarray:
     return bits.view(x.dtype)
 
 
-# -- rng and keys -----------------------------------------------------------------------
+# -- rng, keys and streams --------------------------------------------------------------
 
 
-def _default_rng(rng: Any) -> np.random.Generator:
+def key_of(rng: Any) -> Key:
+    """The key of ``rng``: a :class:`~winit.Key` as it is, else one drawn from
+    ``numpy.random.default_rng(rng)`` (advancing a Generator)."""
+    return Key.from_rng(rng)
+
+
+def _validated_rng(rng: Any) -> Any:
+    """``rng`` checked (and a Generator made) without drawing from it."""
+    if isinstance(rng, Key):
+        return rng
     try:
         return np.random.default_rng(rng)
     except (TypeError, ValueError) as error:
         msg = (
             f"rng={rng!r} is not accepted by numpy.random.default_rng ({error}); pass None, "
-            "an int seed, a SeedSequence, a BitGenerator or a Generator"
+            "an int seed, a SeedSequence, a BitGenerator, a Generator or a winit.Key"
         )
         raise type(error)(msg) from None
 
 
-def key_from(generator: np.random.Generator) -> np.ndarray:
-    """Draw a 128-bit key from ``generator`` (advancing it)."""
-    return generator.integers(0, 2**64, size=2, dtype=np.uint64)
-
-
-# -- per-thread streams and scratch -----------------------------------------------------
-
-
 class ChunkSeeds:
-    """The seeds of every chunk's streams for one key: chunk ``c``'s stream of
-    ``purpose`` starts from words ``3c .. 3c + 2`` of
-    ``SeedSequence(key, spawn_key=(purpose,)).generate_state``, computed once per
-    call (and extended on demand) instead of once per chunk."""
+    """The seeds of the streams of one key: stream ``c`` of ``purpose`` starts
+    from words ``3c .. 3c + 2`` of
+    ``SeedSequence(key, spawn_key=(purpose,)).generate_state``, computed
+    directly for any ``c`` (:func:`winit._seeds.seed_words`)."""
 
-    def __init__(self, key: np.ndarray) -> None:
-        self.entropy = [int(word) for word in key]
-        self._tables: dict[int, np.ndarray] = {}
-        self._lock = threading.Lock()
+    def __init__(self, key: Key) -> None:
+        self.key = key
+        self._pools: dict[int, tuple[int, ...]] = {}
+
+    def pool(self, purpose: int) -> tuple[int, ...]:
+        words = self._pools.get(purpose)
+        if words is None:
+            words = self._pools[purpose] = pool(self.key, purpose)
+        return words
+
+    def states(self, streams: Sequence[int] | np.ndarray, purpose: int = 0) -> np.ndarray:
+        """The three seed words of each of ``streams`` (shape ``(n, 3)``)."""
+        return seed_words(self.pool(purpose), streams)
 
     def state(self, chunk: int, purpose: int = 0) -> np.ndarray:
         """The three seed words of (chunk, purpose)."""
-        table = self._tables.get(purpose)
-        if table is None or table.shape[0] <= chunk:
-            with self._lock:
-                table = self._tables.get(purpose)
-                if table is None or table.shape[0] <= chunk:
-                    count = max(chunk + 1, 0 if table is None else 2 * table.shape[0])
-                    seed = np.random.SeedSequence(self.entropy, spawn_key=(purpose,))
-                    table = seed.generate_state(3 * count, np.uint64).reshape(count, 3)
-                    self._tables[purpose] = table
-        return table[chunk]
+        return self.states([chunk], purpose)[0]
 
 
 class Streams:
-    """A thread's bit generator, re-seeded for each (chunk, purpose)."""
+    """A thread's bit generator, re-seeded for each (tile, purpose)."""
 
     def __init__(self) -> None:
         self.bitgen = np.random.SFC64(0)
         self.generator = np.random.Generator(self.bitgen)
         self.seeds: ChunkSeeds | None = None
         self.chunk = 0
+        self.known: dict[int, np.ndarray] = {}  # purpose-0 seed words computed in advance
         self._scratch: dict[tuple[str, int], np.ndarray] = {}
+
+    def begin(self, seeds: ChunkSeeds, known: dict[int, np.ndarray] | None = None) -> None:
+        """Use ``seeds``, with the purpose-0 words of some tiles already computed."""
+        self.seeds, self.known = seeds, known or {}
 
     def at(self, purpose: int = 0) -> np.random.SFC64:
         """The bit generator at the start of the stream of (seeds, chunk, purpose),
         in the state ``numpy.random.SFC64`` gives itself from those seed words."""
         assert self.seeds is not None
-        a, b, c = self.seeds.state(self.chunk, purpose)
+        words = self.known.get(self.chunk) if purpose == 0 else None
+        if words is None:
+            words = self.seeds.state(self.chunk, purpose)
+        a, b, c = words
         self.bitgen.state = {
             "bit_generator": "SFC64",
             "state": {"state": np.array([a, b, c, 1], dtype=np.uint64)},
@@ -288,7 +300,7 @@ def run_tasks(tasks: Sequence[Callable[[], None]], threads: int) -> None:
 
 
 class Request:
-    """One call's shape, dtype, rng, output buffer, row range and threads, validated."""
+    """One call's shape, block, dtype, rng, output buffer and threads, validated."""
 
     def __init__(
         self,
@@ -296,8 +308,9 @@ class Request:
         rng: Any,
         dtype: Any,
         out: Any,
-        rows: Any,
+        index: Any,
         threads: Any,
+        rows: Any = None,
     ) -> None:
         if out is not None:
             if not isinstance(out, np.ndarray):
@@ -313,65 +326,51 @@ class Request:
             self.dtype = out_dtype
         else:
             self.dtype = as_dtype(dtype)
+        if rows is not None and index is not None:
+            msg = f"pass index= or rows=, not both; rows={rows!r} is index=(slice(start, stop),)"
+            raise TypeError(msg)
         if shape is None:
             if out is None:
                 msg = "shape is required unless out= is given"
                 raise TypeError(msg)
-            if rows is not None:
-                msg = "shape is required with rows=: it is the shape of the whole weight"
+            if rows is not None or index is not None:
+                which = "rows=" if rows is not None else "index="
+                msg = f"shape is required with {which}: it is the shape of the whole weight"
                 raise TypeError(msg)
             shape = out.shape
         self.shape = check.shape(shape)
-        self.start, self.stop, self.result_shape = self._rows(rows)
+        if rows is not None:
+            self.block = rows_block(self.shape, rows)
+        elif index is not None:
+            self.block = block(self.shape, index)
+        else:
+            self.block = Block.whole(self.shape)
+        self.result_shape = self.block.result_shape
         if out is not None and out.shape != self.result_shape:
             msg = f"out.shape={out.shape} does not match the requested shape {self.result_shape}"
             raise ValueError(msg)
-        self.generator = _default_rng(rng)  # validates rng; advanced only if a key is drawn
+        self.generator = _validated_rng(rng)  # advanced only if a key is drawn
         # a plain ndarray view of a subclass (np.matrix, memmap): subclasses may
         # change what reshape and indexing return (a matrix stays 2-D)
         self.out = None if out is None else np.asarray(out)
         self.threads = resolve_threads(threads)
         self._seeds: ChunkSeeds | None = None
 
-    def _rows(self, rows: Any) -> tuple[int, int, tuple[int, ...]]:
-        size = math.prod(self.shape)
-        if rows is None:
-            return 0, size, self.shape
-        if not self.shape:
-            msg = f"rows= needs a shape with at least 1 dimension; got shape={self.shape}"
-            raise ValueError(msg)
-        if isinstance(rows, slice):
-            if rows.step not in (None, 1):
-                msg = f"rows={rows!r} must be a contiguous slice (step 1)"
-                raise ValueError(msg)
-            try:
-                r0, r1, _ = rows.indices(self.shape[0])
-            except TypeError:
-                msg = f"rows={rows!r} is not a slice of ints; its entries must be ints or None"
-                raise TypeError(msg) from None
-        else:
-            try:
-                r0, r1 = (check.integer("rows", r) for r in rows)
-            except (TypeError, ValueError):
-                msg = f"rows must be a slice or a (start, stop) pair of ints; got {rows!r}"
-                raise TypeError(msg) from None
-            if not 0 <= r0 <= r1 <= self.shape[0]:
-                msg = f"rows={rows!r} is out of range; need 0 <= start <= stop <= {self.shape[0]}"
-                raise ValueError(msg)
-        r1 = max(r0, r1)
-        row = size // self.shape[0] if self.shape[0] else 0
-        return r0 * row, r1 * row, (r1 - r0, *self.shape[1:])
+    @property
+    def whole(self) -> bool:
+        """Whether the whole array is asked for."""
+        return self.block.is_whole
 
     @property
     def seeds(self) -> ChunkSeeds:
-        """The chunk seeds of a key drawn from ``rng`` (drawn on first use)."""
+        """The stream seeds of a key drawn from ``rng`` (drawn on first use)."""
         return self.draw_key()
 
     def draw_key(self) -> ChunkSeeds:
         """Draw the key from ``rng`` if not yet drawn. A random initializer draws it
         even for an empty shape, so a Generator advances alike for every shape."""
         if self._seeds is None:
-            self._seeds = ChunkSeeds(key_from(self.generator))
+            self._seeds = ChunkSeeds(key_of(self.generator))
         return self._seeds
 
     def allocate(self) -> np.ndarray:
@@ -380,18 +379,26 @@ class Request:
             return self.out
         return np.empty(self.result_shape, dtype=self.dtype)
 
+    def target(self, out: np.ndarray) -> np.ndarray:
+        """``out`` with the int-indexed axes put back (of length 1): the block's shape."""
+        return np.expand_dims(out, self.block.dropped) if self.block.dropped else out
+
+    def cut(self, whole: np.ndarray) -> np.ndarray:
+        """The requested block of an array of the whole shape."""
+        return whole if self.whole else whole[self.block.slices()]
+
 
 # -- elementwise sampling --------------------------------------------------------------------
 
 
 class Sampler(Protocol):
-    """An elementwise distribution sampled chunk by chunk."""
+    """An elementwise distribution sampled tile by tile."""
 
     def fill(self, streams: Streams, out: np.ndarray) -> None:
-        """Write the first ``len(out)`` values of the current chunk into ``out``
-        (a contiguous array of the compute dtype), inside :meth:`support` as
-        rounded inward to that dtype. Values must not depend on ``len(out)``: a
-        longer prefix extends a shorter one."""
+        """Write the first ``len(out)`` values of the current tile (in C order
+        within the tile) into ``out`` (a contiguous array of the compute dtype),
+        inside :meth:`support` as rounded inward to that dtype. Values must not
+        depend on ``len(out)``: a longer prefix extends a shorter one."""
 
     def support(self) -> tuple[float, float, bool] | None:
         """``(low, high, high_is_open)`` if the support is bounded, else None."""
@@ -405,9 +412,10 @@ class Sampler(Protocol):
     def describe(self) -> str:
         """A short description for error messages."""
 
-    # Optional: ``fill_block(streams, out, first_chunk)`` writes the whole chunks
-    # ``first_chunk, first_chunk + 1, ...`` into ``out`` at once, equal to filling
-    # them one by one; the engine then hands it blocks of chunks.
+    # Optional: ``fill_block(streams, out, first, length)`` writes the whole tiles
+    # ``first, first + 1, ...``, of ``length`` values each, into ``out`` one after
+    # another, equal to filling them one by one; the engine then hands it runs
+    # of tiles.
 
     def __hash__(self) -> int:
         """Samplers are immutable values (bounds are cached per sampler)."""
@@ -443,12 +451,6 @@ def check_range(sampler: Sampler, dtype: np.dtype) -> None:
     check_magnitude(sampler.describe(), largest, dtype, typical)
 
 
-def _chunks(start: int, stop: int) -> Iterator[tuple[int, int, int]]:
-    """(chunk index, first flat index, end flat index) of every chunk meeting [start, stop)."""
-    for c in range(start // CHUNK, (stop - 1) // CHUNK + 1):
-        yield c, max(start, c * CHUNK), min(stop, (c + 1) * CHUNK)
-
-
 @functools.lru_cache(maxsize=256)
 def clamp_bounds(sampler: Sampler, dtype: np.dtype) -> tuple[Any, Any] | None:
     """The support of ``sampler`` rounded inward to ``dtype``, or None if unbounded."""
@@ -470,14 +472,14 @@ def clamp_bounds(sampler: Sampler, dtype: np.dtype) -> tuple[Any, Any] | None:
 
 
 def sample(sampler: Sampler, request: Request) -> np.ndarray:
-    """Fill the request's output with ``sampler``, chunk by chunk, on its threads."""
+    """Fill the request's output with ``sampler``, tile by tile, on its threads."""
     out = request.allocate()
     check_range(sampler, request.dtype)
     # samplers keep to their support in the compute dtype; rounding to a narrower
     # dtype may leave it, and is then undone
     narrower = request.dtype != compute_dtype(request.dtype)
     bounds = clamp_bounds(sampler, request.dtype) if narrower else None
-    fill_flat(sampler, out, request.seeds, request.start, request.stop, request.threads, bounds)
+    fill(sampler, request.target(out), request.seeds, request.block, request.threads, bounds)
     return out
 
 
@@ -488,60 +490,139 @@ def fill_flat(
     start: int,
     stop: int,
     threads: int,
+    size: int | None = None,
+) -> None:
+    """Fill the 1-D ``out`` with elements [start, stop) of the 1-D sample of
+    ``seeds`` of ``size`` elements (default ``stop``)."""
+    total = stop if size is None else size
+    fill(sampler, out, seeds, Block((total,), (start,), (stop,)), threads)
+
+
+def fill(
+    sampler: Sampler,
+    out: np.ndarray,
+    seeds: ChunkSeeds,
+    region: Block,
+    threads: int,
     bounds: tuple[Any, Any] | None = None,
 ) -> None:
-    """Fill ``out`` (of ``stop - start`` elements) with elements [start, stop) of the
-    flattened sample of ``seeds``."""
-    if stop <= start:
+    """Fill ``out`` (of shape ``region.extents``) with ``region`` of the sample of
+    ``seeds`` over the whole shape ``region.shape``."""
+    if region.size == 0:
         return
-    seeds.state((stop - 1) // CHUNK)  # seed every chunk at once, before the threads start
     work = compute_dtype(out.dtype)
     work_bounds: tuple[Any, Any] | None = None
     if bounds is not None:  # output-dtype values are exact in the compute dtype
         low, high = (None if b is None else work.type(float(b)) for b in bounds)
         work_bounds = (low, high)
-    direct = out.dtype == work and out.flags.c_contiguous
-    flat = out.reshape(-1) if out.flags.c_contiguous else None
+    direct = out.dtype == work
+    plan = list(cells(region))
+    words = seeds.states([cell.tile for cell in plan])
+    fill_block = getattr(sampler, "fill_block", None)
+    per_block = 1 if fill_block is None else _block_size(len(plan), threads)
+    flat = out.reshape(-1) if direct and out.flags.c_contiguous else None
+    base = 0 if flat is None else flat.__array_interface__["data"][0]
 
-    def task(c: int, lo: int, hi: int) -> None:
-        s = streams()
-        s.seeds, s.chunk = seeds, c
-        first, end = lo - c * CHUNK, hi - c * CHUNK
-        if direct and first == 0 and flat is not None:
-            sampler.fill(s, flat[lo - start : hi - start])
-            return
-        buf = s.scratch(work, end, slot=1)
-        sampler.fill(s, buf)
-        values = buf[first:end]
+    def offset(dest: np.ndarray) -> int | None:
+        """Where ``dest`` starts in ``flat``, if it is a contiguous part of it."""
+        if flat is None or not dest.flags.c_contiguous:
+            return None
+        return (dest.__array_interface__["data"][0] - base) // out.itemsize
+
+    def put(values: np.ndarray, dest: np.ndarray) -> None:
         # clamping in the compute dtype to bounds representable in the output dtype
         # keeps the rounded values inside them too (rounding is monotonic)
         clamp(values, work_bounds)
-        if flat is not None:
-            np.copyto(flat[lo - start : hi - start], values, casting="unsafe")
-        else:
-            out.flat[lo - start : hi - start] = values.astype(out.dtype)
+        np.copyto(dest, values, casting="unsafe")
 
-    fill_block = getattr(sampler, "fill_block", None) if direct else None
+    fill_view = getattr(sampler, "fill_view", None) if direct else None
 
-    def block_task(first: int, count: int) -> None:
+    def one(cell: Cell, dest: np.ndarray, known: dict[int, np.ndarray]) -> None:
         s = streams()
-        s.seeds = seeds
-        lo = first * CHUNK - start
-        assert flat is not None and fill_block is not None
-        fill_block(s, flat[lo : lo + count * CHUNK], first)
+        s.begin(seeds, known)
+        s.chunk = cell.tile
+        at = offset(dest) if cell.complete else None
+        if at is not None:
+            assert flat is not None
+            sampler.fill(s, flat[at : at + cell.size])
+            return
+        if fill_view is not None and cell.complete:
+            rows = _rows_view(dest)
+            if rows is not None and fill_view(s, rows):
+                return
+        buf = s.scratch(work, cell.size, slot=1)
+        sampler.fill(s, buf[: cell.needed])
+        local: tuple[Any, ...] = (*cell.local, Ellipsis)  # a view, also of a 0-d tile
+        put(buf.reshape(cell.extents)[local], dest)
 
-    spans = list(_chunks(start, stop))
-    per_block = 1 if fill_block is None else _block_size(len(spans), threads)
+    def run(group: list[tuple[Cell, np.ndarray]], known: dict[int, np.ndarray]) -> None:
+        s = streams()
+        s.begin(seeds, known)
+        length = group[0][0].size
+        first = offset(group[0][1])
+        adjacent = first is not None and all(
+            offset(dest) == first + i * length for i, (_, dest) in enumerate(group)
+        )
+        assert fill_block is not None
+        if adjacent:
+            assert flat is not None and first is not None
+            fill_block(s, flat[first : first + len(group) * length], group[0][0].tile, length)
+            return
+        buf = s.scratch(work, len(group) * length, slot=7)
+        fill_block(s, buf, group[0][0].tile, length)
+        for i, (cell, dest) in enumerate(group):
+            put(buf[i * length : (i + 1) * length].reshape(cell.extents), dest)
+
     tasks: list[Callable[[], None]] = []
-    whole: list[int] = []  # consecutive chunks that lie wholly in [start, stop)
-    for c, lo, hi in spans:
-        if per_block > 1 and hi - lo == CHUNK:
-            whole.append(c)
-        else:
-            tasks.append(functools.partial(task, c, lo, hi))
-    for i in range(0, len(whole), per_block):
-        tasks.append(functools.partial(block_task, whole[i], len(whole[i : i + per_block])))
+    group: list[tuple[Cell, np.ndarray]] = []
+    known: dict[int, np.ndarray] = {}
+
+    def close() -> None:
+        if group:
+            tasks.append(functools.partial(run, list(group), dict(known)))
+            group.clear()
+            known.clear()
+
+    for cell, state in zip(plan, words, strict=True):
+        where: tuple[Any, ...] = (*cell.target, Ellipsis)  # a view, also of a 0-d array
+        dest = out[where]
+        joins = (
+            per_block > 1
+            and cell.complete
+            and (
+                not group
+                or (group[-1][0].tile + 1 == cell.tile and group[-1][0].extents == cell.extents)
+            )
+        )
+        if not joins:
+            close()
+            if per_block > 1 and cell.complete:
+                group.append((cell, dest))
+                known[cell.tile] = state
+            else:
+                tasks.append(functools.partial(one, cell, dest, {cell.tile: state}))
+            continue
+        group.append((cell, dest))
+        known[cell.tile] = state
+        if len(group) == per_block:
+            close()
+    close()
     run_tasks(tasks, threads)
+
+
+def _rows_view(a: np.ndarray) -> np.ndarray | None:
+    """``a`` as a 2-D view (rows, contiguous run), if its axes merge into two."""
+    if a.ndim < 2 or a.strides[-1] != a.itemsize:
+        return None
+    k = a.ndim - 1
+    while k > 0 and a.strides[k - 1] == a.strides[k] * a.shape[k]:
+        k -= 1
+    view = a.view()
+    try:
+        view.shape = (math.prod(a.shape[:k]), math.prod(a.shape[k:]))
+    except AttributeError:  # the leading axes do not merge
+        return None
+    return view
 
 
 BLOCK = 8

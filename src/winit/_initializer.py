@@ -26,6 +26,7 @@ from ._engine import Request
 from ._fans import FAN_OPTIONS, FanSpec
 
 ShapeLike = int | tuple[int, ...] | list[int]
+IndexLike = int | slice | tuple[Any, ...]
 
 
 class Plan(Protocol):
@@ -93,7 +94,7 @@ class Initializer:
     """A configured weight initializer.
 
     Call it to sample: ``init(shape, rng=None, *, dtype=np.float32, out=None,
-    rows=None, threads=None, **config)``. Configure it to get another
+    index=None, rows=None, threads=None, **config)``. Configure it to get another
     initializer: ``init.configure(**config)``. Initializers compare equal when
     their names and configurations are equal, and round-trip through
     :func:`winit.get` via :meth:`get_config`.
@@ -177,6 +178,7 @@ class Initializer:
         *,
         dtype: DTypeLike | None = None,
         out: np.ndarray | None = None,
+        index: IndexLike | None = None,
         rows: slice | tuple[int, int] | None = None,
         threads: int | None = None,
         **config: Any,
@@ -187,18 +189,24 @@ class Initializer:
         ----------
         shape : int or sequence of int
             The weight's shape. Optional when ``out`` is given.
-        rng : {None, int, SeedSequence, BitGenerator, Generator}, optional
-            Anything :func:`numpy.random.default_rng` accepts. The same seed
-            gives the same bits on every run and thread count; a Generator is
-            advanced, so two calls with it differ.
+        rng : {None, int, SeedSequence, BitGenerator, Generator, Key}, optional
+            Anything :func:`numpy.random.default_rng` accepts, or a
+            :class:`winit.Key`. The same seed gives the same bits on every run
+            and thread count; a Generator is advanced, so two calls with it
+            differ (draw a :class:`winit.Key` from it once to sample several
+            blocks of one weight).
         dtype : dtype, default float32
             float16, float32, float64, or bfloat16 (with ``ml_dtypes``).
         out : numpy.ndarray, optional
             Fill this array in place (a memmap or a view of a torch tensor,
             for instance) and return it; its shape and dtype are used.
+        index : int, slice, or tuple of ints, step-1 slices and one ``...``, optional
+            Produce only this block of the weight of ``shape``, bit-identical
+            to ``init(shape, rng)[index]`` (an int drops its axis, as in numpy);
+            an elementwise initializer pays only for the tiles the block meets.
+            Stepped and out-of-range slices are refused.
         rows : slice or (start, stop), optional
-            Produce only these leading-axis rows of the weight of ``shape``,
-            bit-identical to the same rows of the whole.
+            The leading-axis rows ``index=(slice(start, stop),)``.
         threads : int, optional
             Threads to sample with; default ``$WINIT_THREADS`` or the available
             cores. The result does not depend on it.
@@ -212,9 +220,9 @@ class Initializer:
         """
         if config:
             return self.configure(**config)(
-                shape, rng, dtype=dtype, out=out, rows=rows, threads=threads
+                shape, rng, dtype=dtype, out=out, index=index, rows=rows, threads=threads
             )
-        request = Request(shape, rng, dtype, out, rows, threads)
+        request = Request(shape, rng, dtype, out, index, threads, rows)
         result = self._plan.sample(request)
         return result if out is None else out  # the caller's object, e.g. a memmap
 

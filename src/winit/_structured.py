@@ -100,7 +100,7 @@ class Orthogonal:
             request.draw_key()
             return request.allocate()
         work = engine.compute_dtype(request.dtype)
-        whole = request.start == 0 and request.stop == units * inputs
+        whole = request.whole
         out = request.allocate()
         units_last = axis == len(shape) - 1
         contiguous_matrix = units_last or axis == 0
@@ -129,10 +129,7 @@ class Orthogonal:
         else:
             moved = matrix.reshape(units, *(d for i, d in enumerate(shape) if i != axis))
             full = np.moveaxis(moved, 0, axis)
-        if whole:
-            out[...] = full
-        else:
-            out[...] = full.reshape(-1)[request.start : request.stop].reshape(out.shape)
+        out[...] = request.cut(full)
         return out
 
     def moments(self, shape: tuple[int, ...]) -> tuple[float, float]:
@@ -221,7 +218,8 @@ class Sparse:
         zeros = zeros_per_column(self.sparsity, rows)
         nonzero = rows - zeros
         width = max(1, engine.CHUNK // rows)  # columns per block: a fixed rule
-        r0, r1 = request.start // cols, request.stop // cols
+        (r0, c_lo), (r1, c_hi) = request.block.starts, request.block.stops
+        target = request.target(out)
         normal = Normal(0.0, self.std)
         work = engine.compute_dtype(request.dtype)
         seeds = request.seeds
@@ -234,16 +232,18 @@ class Sparse:
             if nonzero:
                 values = by_column[:, :nonzero]
                 flat = np.empty(values.size, dtype=work)
-                engine.fill_flat(normal, flat, seeds, c0 * nonzero, c1 * nonzero, 1)
+                total = cols * nonzero
+                engine.fill_flat(normal, flat, seeds, c0 * nonzero, c1 * nonzero, 1, total)
                 values[...] = flat.reshape(values.shape)
-            s.seeds, s.chunk = seeds, b
+            s.begin(seeds)
+            s.chunk = b
             s.at(_PERMUTATION_PURPOSE)
             s.generator.permuted(by_column, axis=1, out=by_column)
-            out[:, c0:c1] = by_column[:, r0:r1].T
+            k0, k1 = max(c0, c_lo), min(c1, c_hi)
+            target[:, k0 - c_lo : k1 - c_lo] = by_column[k0 - c0 : k1 - c0, r0:r1].T
 
-        blocks = -(-cols // width)
-        seeds.state(blocks - 1, _PERMUTATION_PURPOSE)  # seed every block before the threads start
-        tasks = [functools.partial(block, b) for b in range(blocks)]
+        first, last = c_lo // width, -(-c_hi // width)
+        tasks = [functools.partial(block, b) for b in range(first, last)]
         engine.run_tasks(tasks, request.threads)
         return out
 
@@ -301,18 +301,17 @@ def sparse(sparsity: float = 0.1, std: float = 0.01) -> Plan:
 
 
 def _place(request: Request, index: tuple[np.ndarray, ...], value: float) -> np.ndarray:
-    """Zeros with ``value`` at ``index`` (in whole-weight coordinates), for the requested rows."""
+    """Zeros with ``value`` at ``index`` (in whole-weight coordinates), for the requested block."""
     engine.check_magnitude(f"gain={value!r}", abs(value), request.dtype, abs(value))
     out = request.allocate()
     out[...] = 0
-    if out.size == 0 or not request.shape:
+    if out.size == 0:
         return out
-    row = math.prod(request.shape[1:])
-    r0 = request.start // row if row else 0
-    r1 = r0 + request.result_shape[0]
-    keep = (index[0] >= r0) & (index[0] < r1)
-    target = (index[0][keep] - r0, *(i[keep] for i in index[1:]))
-    out[target] = value
+    starts, stops = request.block.starts, request.block.stops
+    keep = np.ones(index[0].shape, dtype=bool)
+    for i, a, b in zip(index, starts, stops, strict=True):
+        keep &= (i >= a) & (i < b)
+    request.target(out)[tuple(i[keep] - a for i, a in zip(index, starts, strict=True))] = value
     return out
 
 
