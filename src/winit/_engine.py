@@ -617,12 +617,10 @@ def _rows_view(a: np.ndarray) -> np.ndarray | None:
     k = a.ndim - 1
     while k > 0 and a.strides[k - 1] == a.strides[k] * a.shape[k]:
         k -= 1
-    view = a.view()
     try:
-        view.shape = (math.prod(a.shape[:k]), math.prod(a.shape[k:]))
-    except AttributeError:  # the leading axes do not merge
+        return np.reshape(a, (math.prod(a.shape[:k]), math.prod(a.shape[k:])), copy=False)
+    except ValueError:  # the leading axes do not merge
         return None
-    return view
 
 
 BLOCK = 8
