@@ -14,6 +14,7 @@ from ._constant import constant, ones, zeros
 from ._fans import fans
 from ._gains import gain
 from ._initializer import Initializer
+from ._lazy import LazyWeight
 from ._random import normal, truncated_normal, uniform
 from ._registry import get
 from ._scaling import (
@@ -58,6 +59,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "Initializer",
     "Key",
+    "LazyWeight",
     "__version__",
     "constant",
     "dirac",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from ._initializer import Plan, define
 class Constant:
     """Every element equal to ``value``."""
 
+    block_cost: ClassVar[str] = "free"
     value: float
 
     def sample(self, request: Request) -> np.ndarray:

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -31,6 +31,10 @@ IndexLike = int | slice | tuple[Any, ...]
 
 class Plan(Protocol):
     """What a validated configuration knows how to do."""
+
+    block_cost: ClassVar[str]
+    """What a block costs: ``"block"`` (the tiles it meets), ``"columns"`` (the
+    whole columns it meets), ``"whole"`` (the whole array) or ``"free"``."""
 
     def sample(self, request: Request) -> np.ndarray:
         """Fill ``request`` and return the array."""
@@ -225,6 +229,14 @@ class Initializer:
         request = Request(shape, rng, dtype, out, index, threads, rows)
         result = self._plan.sample(request)
         return result if out is None else out  # the caller's object, e.g. a memmap
+
+    @property
+    def block_cost(self) -> str:
+        """What a block (``index=``) costs: ``"block"`` (about its own size: the
+        tiles it meets), ``"columns"`` (the whole columns it meets: sparse),
+        ``"whole"`` (the whole weight: orthogonal) or ``"free"`` (constants,
+        identity, Dirac)."""
+        return self._plan.block_cost
 
     def moments(self, shape: ShapeLike) -> tuple[float, float]:
         """The analytic mean and standard deviation of the entries of a ``shape`` sample."""

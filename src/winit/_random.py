@@ -4,6 +4,7 @@ normal and uniform."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from ._initializer import Plan, define
 class Elementwise:
     """Sample every element independently from one distribution."""
 
+    block_cost: ClassVar[str] = "block"
     distribution: Normal | Uniform | TruncatedNormal
 
     def sample(self, request: Request) -> np.ndarray:

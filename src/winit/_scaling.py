@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 import numpy as np
 
@@ -36,6 +36,7 @@ TRUNCATED_STD = truncated_moments(-TRUNCATION, TRUNCATION)[1]
 class VarianceScaling:
     """Zero-mean ``distribution`` with variance ``scale / fan(mode)``."""
 
+    block_cost: ClassVar[str] = "block"
     scale: float
     mode: str
     distribution: str

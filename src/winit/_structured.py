@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -76,6 +77,7 @@ def _column_sums_of_squares(x: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Orthogonal:
+    block_cost: ClassVar[str] = "whole"
     gain: float
     layout: str
 
@@ -200,6 +202,7 @@ def zeros_per_column(sparsity: float, rows: int) -> int:
 
 @dataclass(frozen=True)
 class Sparse:
+    block_cost: ClassVar[str] = "columns"
     sparsity: float
     std: float
 
@@ -317,6 +320,7 @@ def _place(request: Request, index: tuple[np.ndarray, ...], value: float) -> np.
 
 @dataclass(frozen=True)
 class Identity:
+    block_cost: ClassVar[str] = "free"
     gain: float
 
     def _check(self, shape: tuple[int, ...]) -> tuple[int, int]:
@@ -369,6 +373,7 @@ def identity(gain: float = 1.0) -> Plan:
 
 @dataclass(frozen=True)
 class Dirac:
+    block_cost: ClassVar[str] = "free"
     groups: int
     layout: str
 
