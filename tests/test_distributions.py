@@ -137,6 +137,26 @@ def test_uniform_never_reaches_high_after_rounding(low, high, dtype):
     assert w.min() >= low and w.max() < high
 
 
+@pytest.mark.parametrize(
+    ("low", "high"), [(-0.1, 0.1), (1.0, 2.0), (0.0, 1.0), (-1.0, 1.0), (0.3, 0.7), (-3e-5, 7e-3)]
+)
+def test_the_uniform_clips_exactly_when_a_value_can_leave_its_support(low, high):
+    """The clip is skipped when the first and last float32 u map inside the
+    support; checked against every one of the 2**24 values of u."""
+    from winit._distributions import _uniform_reach, _within
+    from winit._engine import clamp_bounds
+
+    dt = np.dtype(np.float32)
+    every = np.arange(1 << 24, dtype=np.float32) * np.float32(2.0**-24)
+    every *= np.float32(high - low)
+    every += np.float32(low)
+    bounds = clamp_bounds(winit.uniform.configure(low=low, high=high)._plan.distribution, dt)
+    inside = every.min() >= bounds[0] and every.max() <= bounds[1]
+    assert _within(_uniform_reach(low, high - low, dt), bounds) == inside
+    w = winit.uniform((1 << 18,), 5, low=low, high=high)  # clipped or not, inside
+    assert w.min() >= bounds[0] and w.max() <= bounds[1]
+
+
 def test_rounding_to_float16_would_reach_high_without_care():
     """The float16 check above has teeth: the float32 sample of the same seed has
     values that round to 1.0 in float16 (all u > 1 - 2**-12)."""

@@ -196,31 +196,54 @@ def uniform_bits(
 ) -> None:
     """Write ``low + width * u`` with ``u`` uniform on [0, 1) into ``out`` (any
     shape and strides; values in its C order), clipped to ``bounds`` if given.
-    The arithmetic runs in a contiguous buffer and the last step writes ``out``."""
+
+    ``u`` is the top 24 bits of a 32-bit half-word (low half first) times
+    2**-24 in float32, the top 53 bits of a word times 2**-53 in float64 (as
+    ``Generator.random`` makes them, which is slower for float32). The
+    arithmetic runs in ``out`` if it is contiguous, else in a buffer whose last
+    step writes ``out``; the clip runs only if some value can leave ``bounds``
+    (:func:`_uniform_reach`)."""
     n = out.size
     if n == 0:
         return
     dt = out.dtype
     bitgen = streams.at(0)
-    work = out.reshape(-1) if out.flags.c_contiguous else streams.scratch(dt, n, slot=9)
+    contiguous = out.flags.c_contiguous
+    work = out.reshape(-1) if contiguous else streams.scratch(dt, n, slot=9)
     if dt == np.float32:
         bits = _halves(_words(bitgen, (n + 1) // 2))
         np.right_shift(bits, 8, out=bits)
         np.copyto(work, bits[:n], casting="unsafe")
-        work *= dt.type(width * 2.0**-24)
+        work *= dt.type(2.0**-24)
     else:
         words = _words(bitgen, n)
         np.right_shift(words, np.uint64(11), out=words)
         np.copyto(work, words, casting="unsafe")
-        work *= dt.type(width * 2.0**-53)
+        work *= dt.type(2.0**-53)
+    work *= dt.type(width)
     if low != 0.0:
         work += dt.type(low)
-    values = work.reshape(out.shape)
-    if bounds is not None:
-        lo, hi = bounds
-        np.clip(values, lo, hi, out=out)
-    elif values is not out:
-        out[...] = values
+    if bounds is not None and not _within(_uniform_reach(low, width, dt), bounds):
+        np.clip(work, bounds[0], bounds[1], out=work)
+    if not contiguous:
+        np.copyto(out, work.reshape(out.shape))  # a plain copy: the cheapest strided write
+
+
+@functools.lru_cache(maxsize=256)
+def _uniform_reach(low: float, width: float, dt: np.dtype) -> tuple[float, float]:
+    """The smallest and largest value :func:`uniform_bits` writes in ``dt``: those
+    of the smallest and largest ``u``, by the same rounded operations (each is
+    monotonic in ``u``, so these are the extremes)."""
+    bits = 24 if dt == np.float32 else 53
+    ends = np.array([0.0, 1.0 - 2.0**-bits], dtype=dt) * dt.type(width)
+    if low != 0.0:
+        ends = ends + dt.type(low)
+    return float(ends.min()), float(ends.max())
+
+
+def _within(reach: tuple[float, float], bounds: tuple[Any, Any]) -> bool:
+    lo, hi = bounds
+    return (lo is None or reach[0] >= float(lo)) and (hi is None or reach[1] <= float(hi))
 
 
 def sparse_flatnonzero(mask: np.ndarray) -> np.ndarray:
