@@ -44,6 +44,8 @@ class Impl:
     # a second implementation timed in alternation with this one (call, make): the
     # row then also gets the median ratio of each call's time to the next one's
     alternate: tuple[str, Callable[[bool], tuple[Call, float | None]]] | None = None
+    # the ratio is reported times this (a block's elements against the whole's: per element)
+    alternate_scale: float = 1.0
 
 
 @dataclass
@@ -605,6 +607,8 @@ QUICK_DTYPES = (("normal", "float16"), ("truncated_normal", "float64"))
 def catalog(threads: int, quick: bool) -> list[Case]:
     """Every case of a full run, in the order they are timed; with ``quick``, a
     smoke test of every kind of case at small sizes."""
+    import _cases_blocks  # it builds on this module
+
     if quick:
         return _quick_catalog(threads)
     cases: list[Case] = []
@@ -627,10 +631,13 @@ def catalog(threads: int, quick: bool) -> list[Case]:
     cases.append(sparse_case(4096, 5, threads, "all"))
     cases.append(model_case("gpt2-small", models.gpt2(), 5, threads))
     cases.append(model_case("resnet50", models.resnet(), 5, threads))
+    cases += _cases_blocks.cases(threads, quick=False)
     return cases
 
 
 def _quick_catalog(threads: int) -> list[Case]:
+    import _cases_blocks
+
     cases = [
         elementwise_case(
             SPEC[name], 1024, "float32", "1M", 5, threads,
@@ -646,7 +653,7 @@ def _quick_catalog(threads: int) -> list[Case]:
     gpt2 = model_case(GPT2_MINI, models.gpt2(2, 256, 8192, 256), 3, threads)
     resnet = model_case("resnet-bottleneck-1111", models.resnet((1, 1, 1, 1)), 3, threads)
     resnet.memory = ""
-    return [*cases, gpt2, resnet]
+    return [*cases, gpt2, resnet, *_cases_blocks.cases(threads, quick=True)]
 
 
 def find(cases: list[Case], case_id: str, impl_name: str) -> tuple[Case, Impl]:

@@ -74,8 +74,10 @@ def time_case(case: Case, log: Callable[[str], None]) -> dict[str, Any]:
             other()
             times = _repeat_in_turn([call, other], 2 * repeats + 1)
             row["times_s"], row["alternate_times_s"] = times
-            ratios = [a / b for a, b in zip(*times, strict=True)]
+            ratios = [impl.alternate_scale * a / b for a, b in zip(*times, strict=True)]
             row["alternate_ratio"] = statistics.median(ratios)
+            row["alternate_ratio_range"] = [min(ratios), max(ratios)]
+            row["alternate_scale"] = impl.alternate_scale
             del other
         row["median_s"] = statistics.median(row["times_s"])
         row["ns_per_element"] = row["median_s"] / case.elements * 1e9

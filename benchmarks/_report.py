@@ -157,6 +157,13 @@ def targets(r: Results) -> list[dict[str, Any]]:
     add(f"{size['gpt2']}, allocating every tensor: ≥ 1.0× torch",
         ratio(r.median(c, "torch fresh"), r.median(c, "winit fresh")), 1.0, True)  # fmt: skip
     for case in r.cases.values():
+        if case["group"] != "blocks" or "unaligned" in case["id"]:
+            continue
+        for row in case["impls"]:
+            if "alternate_ratio" in row and case["elements"] >= 1 << 20:
+                add(f"{case['id']}: time per element ≤ 1.5× the whole's",
+                    row["alternate_ratio"], 1.5, False)  # fmt: skip
+    for case in r.cases.values():
         if case["group"] != "elementwise" or not case["id"].endswith("/" + size["64M"]):
             continue
         row = r.row(case["id"], "winit")
@@ -277,7 +284,12 @@ def _detail(r: Results, group: str) -> list[str]:
             versus = ""
             limits = ""
             if "alternate_ratio" in row:
-                versus = f"{_x(row['alternate_ratio'])} (time ÷ the other's)"
+                what = "time" if row.get("alternate_scale", 1.0) == 1.0 else "time per element"
+                versus = f"{_x(row['alternate_ratio'])} ({what} ÷ the other's"
+                if "alternate_ratio_range" in row:
+                    lo, hi = row["alternate_ratio_range"]
+                    versus += f"; range {lo:.2f}–{hi:.2f}"
+                versus += ")"
             elif row["peer"] == "winit":
                 if floors and row["name"] == "winit":
                     rng_floor, write_floor = floors
@@ -302,6 +314,7 @@ GROUPS = [
     ("orthogonal", "Orthogonal (Haar, torch layout: rows are units)"),
     ("sparse", "Sparse (sparsity 0.9, std 0.01)"),
     ("model", "Whole networks"),
+    ("blocks", "Blocks (index=) against the whole weight, and seeking"),
 ]
 
 
