@@ -17,7 +17,7 @@ import math
 import operator
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 TILE = 1 << 16
 """Elements per tile, at most. Part of the definition of every random result."""
@@ -170,8 +170,7 @@ def rows_block(shape: tuple[int, ...], rows: Any) -> Block:
     return Block(shape, (r0, *(0,) * (len(shape) - 1)), (r1, *shape[1:]))
 
 
-@dataclass(frozen=True)
-class Cell:
+class Cell(NamedTuple):
     """Where one tile meets a block."""
 
     tile: int  # the tile's index: its stream
@@ -179,17 +178,8 @@ class Cell:
     local: tuple[slice, ...]  # the part of the tile in the block, in tile coordinates
     target: tuple[slice, ...]  # the same part, in block coordinates
     needed: int  # values of the tile up to the last one in the block, in C order
-
-    @property
-    def size(self) -> int:
-        return math.prod(self.extents)
-
-    @property
-    def complete(self) -> bool:
-        """Whether the whole tile lies in the block."""
-        return self.needed == self.size and all(
-            s.start == 0 and s.stop == n for s, n in zip(self.local, self.extents, strict=True)
-        )
+    size: int  # the tile's values
+    complete: bool  # whether the whole tile lies in the block
 
 
 def cells(region: Block) -> Iterator[Cell]:
@@ -207,18 +197,26 @@ def cells(region: Block) -> Iterator[Cell]:
             lo = g * t
             extent = min(t, dim - lo)
             first, last = max(a, lo) - lo, min(b, lo + extent) - lo
-            axis.append((g, extent, first, last, lo + first - a))
+            whole = first == 0 and last == extent
+            axis.append((g, extent, first, last, lo + first - a, whole))
         per_axis.append(axis)
     for combo in itertools.product(*per_axis):
         extents = tuple(c[1] for c in combo)
-        strides = [math.prod(extents[i + 1 :]) for i in range(len(extents))]
-        needed = 1 + sum((c[3] - 1) * s for c, s in zip(combo, strides, strict=True))
+        size = math.prod(extents)
+        complete = all(c[5] for c in combo)
+        if complete:
+            needed = size
+        else:
+            strides = [math.prod(extents[i + 1 :]) for i in range(len(extents))]
+            needed = 1 + sum((c[3] - 1) * s for c, s in zip(combo, strides, strict=True))
         yield Cell(
-            tile=sum(c[0] * s for c, s in zip(combo, grid_strides, strict=True)),
-            extents=extents,
-            local=tuple(slice(c[2], c[3]) for c in combo),
-            target=tuple(slice(c[4], c[4] + c[3] - c[2]) for c in combo),
-            needed=needed,
+            sum(c[0] * s for c, s in zip(combo, grid_strides, strict=True)),
+            extents,
+            tuple(slice(c[2], c[3]) for c in combo),
+            tuple(slice(c[4], c[4] + c[3] - c[2]) for c in combo),
+            needed,
+            size,
+            complete,
         )
 
 

@@ -183,6 +183,14 @@ class Streams:
         self.chunk = 0
         self.known: dict[int, np.ndarray] = {}  # purpose-0 seed words computed in advance
         self._scratch: dict[tuple[str, int], np.ndarray] = {}
+        # SFC64's state, reused: three seed words and a counter of 1, no spare half-word
+        self._state_words = np.array([0, 0, 0, 1], dtype=np.uint64)
+        self._state: Any = {
+            "bit_generator": "SFC64",
+            "state": {"state": self._state_words},
+            "has_uint32": 0,
+            "uinteger": 0,
+        }
 
     def begin(self, seeds: ChunkSeeds, known: dict[int, np.ndarray] | None = None) -> None:
         """Use ``seeds``, with the purpose-0 words of some tiles already computed."""
@@ -195,13 +203,8 @@ class Streams:
         words = self.known.get(self.chunk) if purpose == 0 else None
         if words is None:
             words = self.seeds.state(self.chunk, purpose)
-        a, b, c = words
-        self.bitgen.state = {
-            "bit_generator": "SFC64",
-            "state": {"state": np.array([a, b, c, 1], dtype=np.uint64)},
-            "has_uint32": 0,
-            "uinteger": 0,
-        }
+        self._state_words[:3] = words  # the counter word stays 1
+        self.bitgen.state = self._state
         self.bitgen.random_raw(_SFC64_WARM_UP)  # as numpy's SFC64 seeding does
         return self.bitgen
 
