@@ -607,10 +607,11 @@ QUICK_DTYPES = (("normal", "float16"), ("truncated_normal", "float64"))
 def catalog(threads: int, quick: bool) -> list[Case]:
     """Every case of a full run, in the order they are timed; with ``quick``, a
     smoke test of every kind of case at small sizes."""
-    import _cases_blocks  # it builds on this module
+    import _cases_blocks  # these build on this module
+    import _cases_dask
 
     if quick:
-        return _quick_catalog(threads)
+        return [*_quick_catalog(threads), *_cases_dask.cases(threads, quick)]
     cases: list[Case] = []
     for label, n in SIZES.items():
         repeats = {"1M": 11, "16M": 9, "64M": 5}[label]
@@ -632,6 +633,7 @@ def catalog(threads: int, quick: bool) -> list[Case]:
     cases.append(model_case("gpt2-small", models.gpt2(), 5, threads))
     cases.append(model_case("resnet50", models.resnet(), 5, threads))
     cases += _cases_blocks.cases(threads, quick=False)
+    cases += _cases_dask.cases(threads, quick)
     return cases
 
 
