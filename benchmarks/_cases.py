@@ -609,9 +609,14 @@ def catalog(threads: int, quick: bool) -> list[Case]:
     smoke test of every kind of case at small sizes."""
     import _cases_blocks  # these build on this module
     import _cases_dask
+    import _cases_files
 
     if quick:
-        return [*_quick_catalog(threads), *_cases_dask.cases(threads, quick)]
+        return [
+            *_quick_catalog(threads),
+            *_cases_dask.cases(threads, quick),
+            *_cases_files.cases(threads, quick),
+        ]
     cases: list[Case] = []
     for label, n in SIZES.items():
         repeats = {"1M": 11, "16M": 9, "64M": 5}[label]
@@ -634,6 +639,7 @@ def catalog(threads: int, quick: bool) -> list[Case]:
     cases.append(model_case("resnet50", models.resnet(), 5, threads))
     cases += _cases_blocks.cases(threads, quick=False)
     cases += _cases_dask.cases(threads, quick)
+    cases += _cases_files.cases(threads, quick)
     return cases
 
 

@@ -315,7 +315,25 @@ GROUPS = [
     ("sparse", "Sparse (sparsity 0.9, std 0.01)"),
     ("model", "Whole networks"),
     ("blocks", "Blocks (index=) against the whole weight, and seeking"),
+    ("files", "Out-of-core writes (winit.files) against numpy.save and the disk"),
+    ("dask", "Dask (winit.dask, threaded scheduler) against winit alone and dask.array.random"),
 ]
+
+
+def _throughput(r: Results, group: str) -> list[str]:
+    """GB/s of each row of the cases of ``group``, and its fraction of the
+    case's ``disk`` row (the disk's write bandwidth, measured the same way)."""
+    lines = ["| case | implementation | GB/s | ÷ disk |", "|---|---|---:|---:|"]
+    for case in r.cases.values():
+        if case["group"] != group:
+            continue
+        disk = r.median(case["id"], "disk")
+        for row in case["impls"]:
+            if "median_s" in row:
+                rate = case["output_bytes"] / row["median_s"] / 1e9
+                share = f"{disk / row['median_s']:.2f}" if disk else "—"
+                lines.append(f"| {case['id']} | {row['name']} | {rate:.2f} | {share} |")
+    return lines
 
 
 def markdown(data: dict[str, Any]) -> str:
@@ -355,6 +373,8 @@ def markdown(data: dict[str, Any]) -> str:
     for group, title in GROUPS:
         if any(c["group"] == group for c in data["cases"]):
             lines += ["", f"## {title}", "", *_detail(r, group)]
+            if group == "files":
+                lines += ["", *_throughput(r, group)]
     notes = [f"- {c['id']}: {n}" for c in data["cases"] for n in c.get("notes", [])]
     notes += [f"- {n}" for n in data.get("notes", [])]
     if notes:

@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
+import struct
+import sys
 
 import numpy as np
 import pytest
@@ -239,3 +242,156 @@ def test_python_dash_m_winit(tmp_path):
     assert "he_normal" in done.stdout and "kaiming_normal" in done.stdout
     bad = run_python("-m", "winit", "sample", "nope", "3", cwd=tmp_path, env=env)
     assert bad.returncode == 2 and "'nope' is not a winit initializer" in bad.stderr
+
+
+# -- --save: streaming to .npy, .safetensors and .zarr -------------------------------------
+
+
+def _safetensors_tensor(path):
+    """(name, header entry, bytes) of each tensor of a safetensors file, read by hand."""
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + n])
+    return {
+        name: (info, raw[8 + n + info["data_offsets"][0] : 8 + n + info["data_offsets"][1]])
+        for name, info in header.items()
+        if name != "__metadata__"
+    }
+
+
+def test_save_streams_blocks_equal_to_the_whole_with_the_whole_statistics(tmp_path, capsys):
+    path = tmp_path / "w.npy"
+    argv = ["sample", "he_normal", "2048", "512", "--seed", "3", "--memory", "1M"]
+    assert main([*argv, "--save", str(path)]) == 0
+    rows = _rows(capsys.readouterr().out)
+    expected = winit.he_normal((2048, 512), 3)
+    saved = np.load(path)
+    assert saved.dtype == expected.dtype and saved.tobytes() == expected.tobytes()
+    values = expected.astype(np.float64)  # 4 MiB written in blocks of well under 1 MiB
+    sample = _numbers(rows["sample"])
+    assert sample["mean"] == pytest.approx(values.mean(), rel=1e-5, abs=1e-12)
+    assert sample["std"] == pytest.approx(values.std(), rel=1e-5)
+    assert (sample["min"], sample["max"]) == pytest.approx((values.min(), values.max()), rel=1e-5)
+    assert rows["saved"] == str(path) and rows["shape"] == "(2048, 512)"
+    assert main(argv) == 0  # without --save: the same summary, nothing written
+    unsaved = _rows(capsys.readouterr().out)
+    assert "saved" not in unsaved and _numbers(unsaved["sample"]) == pytest.approx(sample)
+
+
+@pytest.mark.parametrize(("extra", "name"), [([], "weight"), (["--name", "emb"], "emb")])
+def test_save_safetensors_names_the_tensor(tmp_path, capsys, extra, name):
+    path = tmp_path / "w.safetensors"
+    argv = ["sample", "normal", "300", "20", "--dtype", "float16", "--save", str(path), *extra]
+    assert main(argv) == 0
+    assert _rows(capsys.readouterr().out)["saved"] == str(path)
+    tensors = _safetensors_tensor(path)
+    assert list(tensors) == [name]
+    info, data = tensors[name]
+    assert info["dtype"] == "F16" and info["shape"] == [300, 20]
+    assert data == winit.normal((300, 20), 0, dtype="float16").tobytes()
+
+
+def test_save_zarr(tmp_path, capsys):
+    zarr = pytest.importorskip("zarr")
+    path = tmp_path / "w.zarr"
+    assert main(["sample", "uniform", "1000", "70", "--seed", "2", "--save", str(path)]) == 0
+    capsys.readouterr()
+    saved = zarr.open_array(path, mode="r")[...]
+    assert saved.tobytes() == winit.uniform((1000, 70), 2).tobytes()
+
+
+def test_an_existing_save_path_needs_overwrite(tmp_path, capsys):
+    path = tmp_path / "w.npy"
+    assert main(["sample", "ones", "4", "--save", str(path)]) == 0
+    capsys.readouterr()
+    before = path.read_bytes()
+    assert main(["sample", "he_normal", "4", "4", "--save", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"winit sample: error: --save {path} exists; pass --overwrite to replace it\n"
+    )
+    assert path.read_bytes() == before
+    assert main(["sample", "he_normal", "4", "4", "--save", str(path), "--overwrite"]) == 0
+    capsys.readouterr()
+    assert np.array_equal(np.load(path), winit.he_normal((4, 4), 0))
+    assert [p.name for p in tmp_path.iterdir()] == ["w.npy"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--save", "w.h5"], "has the suffix '.h5'; the format is chosen by the suffix"),
+        (["--name", "x"], "--name applies only with --save FILE"),
+        (["--overwrite"], "--overwrite applies only with --save FILE"),
+        (["--save", "w.npy", "--name", "x"], "--name 'x' applies only to --save FILE.safetensors"),
+    ],
+)
+def test_bad_save_options_exit_2_with_a_message(tmp_path, monkeypatch, capsys, argv, message):
+    monkeypatch.chdir(tmp_path)
+    assert main(["sample", "normal", "8", *argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("winit sample: error: ")
+    assert message in captured.err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bfloat16_is_refused_for_npy(tmp_path, capsys):
+    pytest.importorskip("ml_dtypes")
+    path = tmp_path / "w.npy"
+    assert main(["sample", "normal", "8", "--dtype", "bfloat16", "--save", str(path)]) == 2
+    assert "bfloat16 cannot be saved to .npy" in capsys.readouterr().err
+    assert not path.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("1024", 1024), ("512K", 512 << 10), ("1.5M", 3 << 19), ("2GiB", 2 << 30), ("3gb", 3 << 30)],
+)
+def test_memory_sizes(text, size):
+    assert cli.memory_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["lots", "0", "-1M", "1X", ""])
+def test_a_bad_memory_size_is_a_usage_error(text, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["sample", "normal", "8", "--memory", text])
+    assert info.value.code == 2
+    assert "--memory" in capsys.readouterr().err
+
+
+def test_the_progress_bar_is_drawn_only_on_a_terminal(tmp_path, monkeypatch, capsys):
+    argv = ["sample", "normal", "1024", "256", "--memory", "256K", "--save"]
+    assert main([*argv, str(tmp_path / "a.npy")]) == 0
+    assert capsys.readouterr().err == ""  # not a terminal: no bar
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert main([*argv, str(tmp_path / "b.npy")]) == 0
+    captured = capsys.readouterr()
+    assert "100%" in captured.err.split("\r")[-1] and captured.err.endswith("\n")
+    assert "\r" not in captured.out and _rows(captured.out)["saved"] == str(tmp_path / "b.npy")
+
+
+PEAK = """
+import resource, sys
+import winit.cli
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+code = winit.cli.main(sys.argv[1:])
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(code, (after - before) * 1024)  # ru_maxrss is in KiB on Linux
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss in KiB is Linux's")
+def test_save_of_an_array_larger_than_memory_stays_within_it(tmp_path):
+    """A 128 MiB weight saved with --memory 8M raises the peak RSS far less than
+    the array's size."""
+    path = tmp_path / "big.npy"
+    argv = ["sample", "he_uniform", "8192", "4096", "--memory", "8M", "--save", str(path)]
+    done = run_python("-c", PEAK, *argv)
+    assert done.returncode == 0, done.stderr
+    code, grew = map(int, done.stdout.split()[-2:])
+    assert code == 0 and path.stat().st_size > 128 << 20
+    assert grew < 40 << 20, f"peak RSS grew by {grew / 2**20:.1f} MiB"
+    saved = np.load(path, mmap_mode="r")
+    last = winit.he_uniform((8192, 4096), 0, index=(slice(-100, None),))
+    assert np.array_equal(saved[-100:], last)

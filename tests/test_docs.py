@@ -54,8 +54,13 @@ def test_every_public_name_is_in_the_api_reference() -> None:
     assert not missing, f"not documented in {API_PAGE.relative_to(ROOT)}: {missing}"
 
 
+OPTIONAL_MODULES = {"dask"}
+"""Public modules imported by name (``import winit.dask``): each needs an extra, so
+``from winit import *`` cannot include it."""
+
+
 def test_the_api_reference_documents_only_public_names() -> None:
-    extra = sorted(_documented_names() - set(winit.__all__))
+    extra = sorted(_documented_names() - set(winit.__all__) - OPTIONAL_MODULES)
     assert not extra, f"{API_PAGE.relative_to(ROOT)} documents names not in __all__: {extra}"
 
 

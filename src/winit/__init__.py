@@ -42,12 +42,12 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:
-    # winit.propagation is imported on first use: it needs scipy.special, the
-    # initializers do not
-    if name == "propagation":
+    # winit.propagation and winit.files are imported on first use: the first needs
+    # scipy.special, the second the file formats; the initializers need neither
+    if name in ("propagation", "files"):
         import importlib
 
-        return importlib.import_module(".propagation", __name__)
+        return importlib.import_module(f".{name}", __name__)
     msg = f"module 'winit' has no attribute {name!r}"
     raise AttributeError(msg)
 
@@ -64,6 +64,7 @@ __all__ = [
     "constant",
     "dirac",
     "fans",
+    "files",
     "gain",
     "get",
     "glorot_normal",

@@ -1,9 +1,10 @@
-"""The ``winit`` command line: list the catalog, sample an initializer and
-follow a signal through a deep network.
+"""The ``winit`` command line: list the catalog, sample an initializer (to a
+file, block by block, with --save) and follow a signal through a deep network.
 
 winit list
 winit sample NAME SHAPE... [--seed S] [--dtype D] [--layout L]
-                           [--set KEY=VALUE ...] [--threads T] [--save OUT.npy]
+                           [--set KEY=VALUE ...] [--threads T]
+                           [--save FILE] [--name TENSOR] [--memory BYTES] [--overwrite]
 winit propagate [--init NAME] [--compare NAME ...] [--activation A]
                 [--negative-slope SLOPE] [--depth L] [--width N] [--batch B]
                 [--seed S] [--dtype D] [--rows R] [--plot OUT.png] [--progress]
@@ -12,7 +13,9 @@ winit propagate [--init NAME] [--compare NAME ...] [--activation A]
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -21,8 +24,11 @@ import numpy as np
 from . import __version__
 from ._fans import FAN_OPTIONS
 from ._fans import fans as compute_fans
+from ._lazy import LazyWeight
 from ._propagation_cli import add_command as add_propagate_command
 from ._registry import aliases, catalog, get, parse_assignments
+from .files._save import _save
+from .files._save import sample as _sample_blocks
 
 
 def _table(rows: list[tuple[str, str]]) -> str:
@@ -42,18 +48,73 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def memory_size(text: str) -> int:
+    """``--memory``: bytes, or a number with K, M, G or T (binary: 1K = 1024; a
+    trailing 'B' or 'iB' is allowed), e.g. ``512M``, ``2GiB``."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([KMGT]?)(?:i?B)?\s*", text, re.IGNORECASE)
+    if found is None:
+        msg = f"--memory {text!r} is not a size; use bytes or a number with K, M, G or T (512M)"
+        raise argparse.ArgumentTypeError(msg)
+    value = int(float(found.group(1)) * _UNITS[found.group(2).upper()])
+    if value < 1:
+        msg = f"--memory {text!r} is out of range; it must be at least 1 byte"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+class _Moments:
+    """Count, mean, sum of squared deviations (Chan et al.'s pairwise update, in
+    float64), min and max of the blocks seen."""
+
+    STEP = 1 << 20  # values converted to float64 at a time
+
+    def __init__(self) -> None:
+        self.count, self.mean, self.m2 = 0, 0.0, 0.0
+        self.low, self.high = math.inf, -math.inf
+
+    def __call__(self, block: np.ndarray) -> None:
+        flat = block.reshape(-1)
+        for start in range(0, flat.size, self.STEP):
+            part = flat[start : start + self.STEP].astype(np.float64)
+            n = part.size
+            mean = float(part.mean())
+            m2 = float(np.square(part - mean).sum())
+            total = self.count + n
+            delta = mean - self.mean
+            self.mean += delta * n / total
+            self.m2 += m2 + delta * delta * self.count * n / total
+            self.count = total
+            self.low = min(self.low, float(part.min()))
+            self.high = max(self.high, float(part.max()))
+
+    @property
+    def std(self) -> float:
+        return math.sqrt(self.m2 / self.count)
+
+
 def _sample(args: argparse.Namespace) -> int:
     config = parse_assignments(args.set or [], "--set")
     if args.layout is not None:
         config["layout"] = args.layout
     init = get(args.name, **config)
     shape = tuple(args.shape)
-    w = init(shape, args.seed, dtype=args.dtype, threads=args.threads)
+    if args.save is None:
+        for option, given in (("--name", args.tensor), ("--overwrite", args.overwrite)):
+            if given:
+                msg = f"{option} applies only with --save FILE"
+                raise ValueError(msg)
+    elif args.tensor is not None and not args.save.lower().endswith(".safetensors"):
+        msg = f"--name {args.tensor!r} applies only to --save FILE.safetensors; got {args.save!r}"
+        raise ValueError(msg)
+    weight = LazyWeight(init, shape, args.seed, dtype=args.dtype, threads=args.threads)
     rows: list[tuple[str, str]] = [
         ("initializer", repr(init)),
         ("formula", init.formula),
         ("shape", str(shape)),
-        ("dtype", w.dtype.name),
+        ("dtype", weight.dtype.name),
     ]
     if all(k in init.config for k in FAN_OPTIONS):
         options = {k: init.config[k] for k in FAN_OPTIONS}
@@ -61,22 +122,37 @@ def _sample(args: argparse.Namespace) -> int:
         rows.append(("fans", f"fan_in={fan_in}, fan_out={fan_out}"))
     mean, std = init.moments(shape)
     rows.append(("target", f"mean={mean:.6g}, std={std:.6g}"))
-    if w.size:
-        values = w.astype(np.float64)
+    moments = _Moments()
+    progress = sys.stderr.isatty()  # a bar only for a person watching
+    if args.save:
+        saved = args.save
+        to: object = (
+            {args.tensor or "weight": weight} if saved.lower().endswith(".safetensors") else weight
+        )
+        try:
+            _save(
+                saved, to, overwrite=args.overwrite, memory=args.memory, progress=progress,
+                observe=moments,
+            )  # fmt: skip
+        except FileExistsError:
+            message = f"winit sample: error: --save {saved} exists; pass --overwrite to replace it"
+            print(message, file=sys.stderr)
+            return 2
+        except (OSError, ImportError) as error:
+            message = f"winit sample: error: cannot write --save {saved}: {error}"
+            print(message, file=sys.stderr)
+            return 2
+    else:
+        _sample_blocks(weight, memory=args.memory, progress=progress, observe=moments)
+    if moments.count:
         rows.append(
             (
                 "sample",
-                f"mean={values.mean():.6g}, std={values.std():.6g}, "
-                f"min={values.min():.6g}, max={values.max():.6g}",
+                f"mean={moments.mean:.6g}, std={moments.std:.6g}, "
+                f"min={moments.low:.6g}, max={moments.high:.6g}",
             )
         )
     if args.save:
-        try:
-            np.save(args.save, w)
-        except OSError as error:
-            message = f"winit sample: error: cannot write --save {args.save}: {error}"
-            print(message, file=sys.stderr)
-            return 2
         rows.append(("saved", args.save))
     print(_table(rows))
     return 0
@@ -107,7 +183,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--set", action="append", metavar="KEY=VALUE", help="configuration, repeatable"
     )
     sample.add_argument("--threads", type=int, default=None, help="sampling threads")
-    sample.add_argument("--save", metavar="OUT.npy", help="save the array with numpy.save")
+    sample.add_argument(
+        "--save",
+        metavar="FILE",
+        help="write the array to FILE, block by block: .npy, .safetensors or .zarr",
+    )
+    sample.add_argument(
+        "--name",
+        dest="tensor",
+        metavar="TENSOR",
+        default=None,
+        help="the tensor's name in a .safetensors file (default: weight)",
+    )
+    sample.add_argument(
+        "--memory",
+        type=memory_size,
+        default=None,
+        metavar="BYTES",
+        help="memory for the blocks sampled at once, e.g. 512M (default 256M)",
+    )
+    sample.add_argument("--overwrite", action="store_true", help="replace an existing --save FILE")
     sample.set_defaults(run=_sample)
 
     add_propagate_command(commands)
