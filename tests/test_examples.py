@@ -21,7 +21,9 @@ NEEDS = {  # example: the optional packages its main needs
     "glorot_tanh": ("matplotlib",),
     "deep_relu_training": ("matplotlib", "sklearn"),
     "frameworks": (),  # skips the torch or jax part itself
+    "embedding_to_disk": ("dask",),
 }
+WRITES = {"embedding_to_disk"}  # examples that write a file (--dir)
 FIGURES = {"quickstart", "propagation_relu", "glorot_tanh", "deep_relu_training"}
 
 
@@ -48,6 +50,7 @@ def test_example_runs_at_small_size(name, tmp_path, capsys):
         pytest.importorskip(package)
     out = tmp_path / f"{name}.png"
     argv = ["--size", "small", *(["--out", str(out)] if name in FIGURES else [])]
+    argv += ["--dir", str(tmp_path)] if name in WRITES else []
     assert load(name).main(argv) == 0
     printed = capsys.readouterr().out
     if name in FIGURES and "matplotlib is not installed" not in printed:
