@@ -214,13 +214,11 @@ def uniform_bits(
         bits = _halves(_words(bitgen, (n + 1) // 2))
         np.right_shift(bits, 8, out=bits)
         np.copyto(work, bits[:n], casting="unsafe")
-        work *= dt.type(2.0**-24)
     else:
         words = _words(bitgen, n)
         np.right_shift(words, np.uint64(11), out=words)
         np.copyto(work, words, casting="unsafe")
-        work *= dt.type(2.0**-53)
-    work *= dt.type(width)
+    work *= _uniform_scale(width, dt)  # the integer times width / 2**bits, rounded once
     if low != 0.0:
         work += dt.type(low)
     if bounds is not None and not _within(_uniform_reach(low, width, dt), bounds):
@@ -235,10 +233,15 @@ def _uniform_reach(low: float, width: float, dt: np.dtype) -> tuple[float, float
     of the smallest and largest ``u``, by the same rounded operations (each is
     monotonic in ``u``, so these are the extremes)."""
     bits = 24 if dt == np.float32 else 53
-    ends = np.array([0.0, 1.0 - 2.0**-bits], dtype=dt) * dt.type(width)
+    ends = np.array([0, (1 << bits) - 1], dtype=dt) * _uniform_scale(width, dt)
     if low != 0.0:
         ends = ends + dt.type(low)
     return float(ends.min()), float(ends.max())
+
+
+def _uniform_scale(width: float, dt: np.dtype) -> Any:
+    """``width / 2**bits`` in ``dt`` (24 bits in float32, 53 in float64)."""
+    return dt.type(width * 2.0 ** -(24 if dt == np.float32 else 53))
 
 
 def _within(reach: tuple[float, float], bounds: tuple[Any, Any]) -> bool:
