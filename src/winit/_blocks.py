@@ -189,7 +189,9 @@ def cells(region: Block) -> Iterator[Cell]:
     grid = [-(-d // t) if t else 0 for d, t in zip(shape, tile, strict=True)]
     grid_strides = [math.prod(grid[i + 1 :]) for i in range(len(grid))]
     per_axis = []
-    for a, b, dim, t in zip(region.starts, region.stops, shape, tile, strict=True):
+    for a, b, dim, t, step in zip(
+        region.starts, region.stops, shape, tile, grid_strides, strict=True
+    ):
         if b <= a:
             return
         axis = []
@@ -197,27 +199,27 @@ def cells(region: Block) -> Iterator[Cell]:
             lo = g * t
             extent = min(t, dim - lo)
             first, last = max(a, lo) - lo, min(b, lo + extent) - lo
-            whole = first == 0 and last == extent
-            axis.append((g, extent, first, last, lo + first - a, whole))
+            start = lo + first - a
+            axis.append(
+                (g * step, extent, slice(first, last), slice(start, start + last - first),
+                 first == 0 and last == extent, last)
+            )  # fmt: skip
         per_axis.append(axis)
+    if not per_axis:  # a 0-d array: one tile of one value
+        yield Cell(0, (), (), (), 1, 1, True)
+        return
     for combo in itertools.product(*per_axis):
-        extents = tuple(c[1] for c in combo)
+        offsets, extents, local, target, whole, lasts = zip(*combo, strict=True)
         size = math.prod(extents)
-        complete = all(c[5] for c in combo)
+        complete = all(whole)
         if complete:
             needed = size
-        else:
-            strides = [math.prod(extents[i + 1 :]) for i in range(len(extents))]
-            needed = 1 + sum((c[3] - 1) * s for c, s in zip(combo, strides, strict=True))
-        yield Cell(
-            sum(c[0] * s for c, s in zip(combo, grid_strides, strict=True)),
-            extents,
-            tuple(slice(c[2], c[3]) for c in combo),
-            tuple(slice(c[4], c[4] + c[3] - c[2]) for c in combo),
-            needed,
-            size,
-            complete,
-        )
+        else:  # the position of the block's last value in the tile, plus one
+            needed, stride = 1, 1
+            for n, last in zip(reversed(extents), reversed(lasts), strict=True):
+                needed += (last - 1) * stride
+                stride *= n
+        yield Cell(sum(offsets), extents, local, target, needed, size, complete)
 
 
 def stream_count(shape: tuple[int, ...]) -> int:

@@ -524,13 +524,14 @@ def fill(
     fill_block = getattr(sampler, "fill_block", None)
     per_block = 1 if fill_block is None else _block_size(len(plan), threads)
     flat = out.reshape(-1) if direct and out.flags.c_contiguous else None
-    base = 0 if flat is None else flat.__array_interface__["data"][0]
+    steps = [stride // out.itemsize for stride in out.strides]
 
-    def offset(dest: np.ndarray) -> int | None:
-        """Where ``dest`` starts in ``flat``, if it is a contiguous part of it."""
+    def offset(cell: Cell, dest: np.ndarray) -> int | None:
+        """Where ``dest`` (``cell``'s place in ``out``) starts in ``flat``, if it
+        is a contiguous part of it."""
         if flat is None or not dest.flags.c_contiguous:
             return None
-        return (dest.__array_interface__["data"][0] - base) // out.itemsize
+        return sum(t.start * step for t, step in zip(cell.target, steps, strict=True))
 
     def put(values: np.ndarray, dest: np.ndarray) -> None:
         # clamping in the compute dtype to bounds representable in the output dtype
@@ -540,11 +541,9 @@ def fill(
 
     fill_view = getattr(sampler, "fill_view", None) if direct else None
 
-    def one(cell: Cell, dest: np.ndarray, known: dict[int, np.ndarray]) -> None:
-        s = streams()
-        s.begin(seeds, known)
+    def one(s: Streams, cell: Cell, dest: np.ndarray) -> None:
         s.chunk = cell.tile
-        at = offset(dest) if cell.complete else None
+        at = offset(cell, dest) if cell.complete else None
         if at is not None:
             assert flat is not None
             sampler.fill(s, flat[at : at + cell.size])
@@ -558,13 +557,19 @@ def fill(
         local: tuple[Any, ...] = (*cell.local, Ellipsis)  # a view, also of a 0-d tile
         put(buf.reshape(cell.extents)[local], dest)
 
+    def each(items: list[tuple[Cell, np.ndarray]], known: dict[int, np.ndarray]) -> None:
+        s = streams()
+        s.begin(seeds, known)
+        for cell, dest in items:
+            one(s, cell, dest)
+
     def run(group: list[tuple[Cell, np.ndarray]], known: dict[int, np.ndarray]) -> None:
         s = streams()
         s.begin(seeds, known)
         length = group[0][0].size
-        first = offset(group[0][1])
+        first = offset(*group[0])
         adjacent = first is not None and all(
-            offset(dest) == first + i * length for i, (_, dest) in enumerate(group)
+            offset(cell, dest) == first + i * length for i, (cell, dest) in enumerate(group)
         )
         assert fill_block is not None
         if adjacent:
@@ -579,6 +584,8 @@ def fill(
     tasks: list[Callable[[], None]] = []
     group: list[tuple[Cell, np.ndarray]] = []
     known: dict[int, np.ndarray] = {}
+    singles: list[tuple[Cell, np.ndarray]] = []  # tiles sampled one by one
+    single_known: dict[int, np.ndarray] = {}
 
     def close() -> None:
         if group:
@@ -589,27 +596,26 @@ def fill(
     for cell, state in zip(plan, words, strict=True):
         where: tuple[Any, ...] = (*cell.target, Ellipsis)  # a view, also of a 0-d array
         dest = out[where]
-        joins = (
-            per_block > 1
-            and cell.complete
-            and (
-                not group
-                or (group[-1][0].tile + 1 == cell.tile and group[-1][0].extents == cell.extents)
-            )
+        if per_block == 1 or not cell.complete:
+            singles.append((cell, dest))
+            single_known[cell.tile] = state
+            continue
+        joins = not group or (
+            group[-1][0].tile + 1 == cell.tile and group[-1][0].extents == cell.extents
         )
         if not joins:
             close()
-            if per_block > 1 and cell.complete:
-                group.append((cell, dest))
-                known[cell.tile] = state
-            else:
-                tasks.append(functools.partial(one, cell, dest, {cell.tile: state}))
-            continue
         group.append((cell, dest))
         known[cell.tile] = state
         if len(group) == per_block:
             close()
     close()
+    # single tiles in a few tasks of consecutive tiles: one per thread, and more
+    # to balance them when there are many
+    pieces = min(len(singles), 1 if threads <= 1 else 4 * threads)
+    for k in range(pieces):
+        part = singles[k * len(singles) // pieces : (k + 1) * len(singles) // pieces]
+        tasks.append(functools.partial(each, part, single_known))
     run_tasks(tasks, threads)
 
 
