@@ -124,12 +124,29 @@ def box_muller(
         words = stream if m == whole else np.concatenate((stream[:m], stream[whole:]))
         total += GROUP
     radius_bits, angle_bits = _split_words(words)
-    resolution = 2.0**-32
     r = streams.scratch(dt, total, slot=2)
     theta = streams.scratch(dt, total, slot=3)
-    np.copyto(r, radius_bits, casting="unsafe")
-    r *= dt.type(resolution)
-    r += dt.type(resolution / 2)  # u1 in (0, 1]
+    _radii(radius_bits, r, scale)
+    _angles(angle_bits, theta)
+    target = out if n == 2 * m else streams.scratch(dt, 2 * m, slot=6)
+    work = streams.scratch(dt, m, slot=9)
+    _write_groups(target, r[:m], theta[:m], work)
+    if target is not out:
+        out[...] = target[:n]
+    if spare is not None:
+        _write_groups(spare, r[m:], theta[m:], work)
+
+
+_RESOLUTION = 2.0**-32
+
+
+def _radii(bits: np.ndarray, r: np.ndarray, scale: float) -> None:
+    """Box-Muller radii ``scale * sqrt(-2 log u1)`` of the 32-bit ``bits`` into
+    the float32 ``r`` (of the same shape), ``u1 = (k + 1/2) / 2**32``."""
+    dt = r.dtype
+    np.copyto(r, bits, casting="unsafe")
+    r *= dt.type(_RESOLUTION)
+    r += dt.type(_RESOLUTION / 2)  # u1 in (0, 1]
     np.log(r, out=r)
     folded = 2.0 * scale * scale
     if 1e-30 < folded < 1e30:
@@ -139,15 +156,52 @@ def box_muller(
         r *= dt.type(-2.0)
         np.sqrt(r, out=r)
         r *= dt.type(scale)
-    np.copyto(theta, angle_bits, casting="unsafe")
-    theta *= dt.type(2.0 * math.pi * resolution)
-    target = out if n == 2 * m else streams.scratch(dt, 2 * m, slot=6)
-    work = streams.scratch(dt, m, slot=9)
-    _write_groups(target, r[:m], theta[:m], work)
-    if target is not out:
-        out[...] = target[:n]
-    if spare is not None:
-        _write_groups(spare, r[m:], theta[m:], work)
+
+
+def _angles(bits: np.ndarray, theta: np.ndarray) -> None:
+    """Box-Muller angles ``2 pi k / 2**32`` of the 32-bit ``bits`` into ``theta``."""
+    np.copyto(theta, bits, casting="unsafe")
+    theta *= theta.dtype.type(2.0 * math.pi * _RESOLUTION)
+
+
+def _band_words(
+    streams: Streams, bitgens: list[np.random.SFC64], per_tile: tuple[int, ...], slot: int
+) -> np.ndarray:
+    """The next ``prod(per_tile)`` words of each tile's generator, laid side by
+    side: shape ``(*per_tile[:-1], tiles, per_tile[-1])``, so that the tiles'
+    rows interleave as in the output."""
+    *lead, width = per_tile
+    count = math.prod(per_tile)
+    words = streams.scratch(np.dtype(np.uint64), count * len(bitgens), slot=slot)
+    words = words.reshape(*lead, len(bitgens), width)
+    for t, bitgen in enumerate(bitgens):
+        words[..., t, :] = _words(bitgen, count).reshape(per_tile)
+    return words
+
+
+def box_muller_rows(
+    streams: Streams, bitgens: list[np.random.SFC64], out: np.ndarray, scale: float
+) -> None:
+    """:func:`box_muller` for the next rows of a row of tiles at once: ``out`` is
+    ``(rows, tiles, width)``, the next ``rows`` rows of each tile (a whole number
+    of groups), filled from each tile's generator as its own call would."""
+    rows, tiles, width = out.shape
+    half = GROUP // width  # rows of a group's cosines (and of its sines)
+    groups = rows // (2 * half)
+    words = _band_words(streams, bitgens, (groups, half, width), slot=10)
+    bits = words.view(np.uint32).reshape(groups, half, tiles, width, 2)
+    shape = (groups, half, tiles, width)
+    n = math.prod(shape)
+    dt = np.dtype(np.float32)
+    r = streams.scratch(dt, n, slot=2).reshape(shape)
+    theta = streams.scratch(dt, n, slot=3).reshape(shape)
+    _radii(bits[..., 0], r, scale)  # the low half of each word (little-endian only)
+    _angles(bits[..., 1], theta)
+    by_group = out.reshape(groups, 2, half, tiles, width)
+    cosines = np.cos(theta, out=streams.scratch(dt, n, slot=9).reshape(shape))
+    np.multiply(cosines, r, out=by_group[:, 0])
+    np.sin(theta, out=theta)
+    np.multiply(theta, r, out=by_group[:, 1])
 
 
 def writes_rows(view: np.ndarray) -> bool:
@@ -378,6 +432,18 @@ class Normal:
         self.fill(streams, out)
         return True
 
+    def rows_unit(self, width: int, dtype: np.dtype) -> int | None:
+        """Rows of tiles of ``width`` that :meth:`fill_rows` fills at a time, if it can."""
+        if dtype != np.float32 or not _LITTLE or GROUP % width:
+            return None
+        return 2 * (GROUP // width)
+
+    def fill_rows(self, streams: Streams, bitgens: list[np.random.SFC64], out: np.ndarray) -> None:
+        """The next rows of a row of tiles, ``out`` of shape (rows, tiles, width)."""
+        box_muller_rows(streams, bitgens, out, self.std)
+        if self.mean != 0.0:
+            out += out.dtype.type(self.mean)
+
     def support(self) -> None:
         return None
 
@@ -406,6 +472,31 @@ class Uniform:
         """Fill the 2-D view ``out`` of a whole tile in place."""
         self.fill(streams, out)
         return True
+
+    def rows_unit(self, width: int, dtype: np.dtype) -> int | None:
+        """Rows of tiles of ``width`` that :meth:`fill_rows` fills at a time, if it can."""
+        return 1 if _LITTLE and (dtype != np.float32 or width % 2 == 0) else None
+
+    def fill_rows(self, streams: Streams, bitgens: list[np.random.SFC64], out: np.ndarray) -> None:
+        """The next rows of a row of tiles, ``out`` of shape (rows, tiles, width):
+        :func:`uniform_bits` of each tile, side by side."""
+        rows, _, width = out.shape
+        dt = out.dtype
+        low, width_ = self.low, self.high - self.low
+        if dt == np.float32:
+            words = _band_words(streams, bitgens, (rows, width // 2), slot=10)
+            bits = words.view(np.uint32).reshape(out.shape)  # low half first
+            np.right_shift(bits, 8, out=bits)
+        else:
+            bits = _band_words(streams, bitgens, (rows, width), slot=10)
+            np.right_shift(bits, np.uint64(11), out=bits)
+        np.copyto(out, bits, casting="unsafe")
+        out *= _uniform_scale(width_, dt)
+        if low != 0.0:
+            out += dt.type(low)
+        bounds = clamp_bounds(self, dt)
+        if bounds is not None and not _within(_uniform_reach(low, width_, dt), bounds):
+            np.clip(out, bounds[0], bounds[1], out=out)
 
     def support(self) -> tuple[float, float, bool]:
         return self.low, self.high, True
