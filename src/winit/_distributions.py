@@ -204,6 +204,23 @@ def box_muller_rows(
     np.multiply(theta, r, out=by_group[:, 1])
 
 
+def ziggurat_rows(
+    streams: Streams, bitgens: list[np.random.SFC64], out: np.ndarray, scale: float
+) -> None:
+    """:func:`ziggurat` for the next rows of a row of tiles at once: ``out`` is
+    ``(rows, tiles, width)``; each tile's values are drawn on from its generator
+    into a buffer, and one scaled copy writes them into ``out``'s rows."""
+    rows, tiles, width = out.shape
+    drawn = streams.scratch(np.dtype(np.float64), out.size, slot=10).reshape(tiles, rows, width)
+    for t, generator in enumerate(streams.band_generators(len(bitgens))):
+        generator.standard_normal(out=drawn[t])
+    by_row = drawn.transpose(1, 0, 2)
+    if scale != 1.0:
+        np.multiply(by_row, scale, out=out)
+    else:
+        np.copyto(out, by_row)
+
+
 def writes_rows(view: np.ndarray) -> bool:
     """Whether :func:`box_muller` can write the 2-D ``view`` in place: whole groups
     of ``2 G`` values, each a whole number of its rows (rows of a power of two up
@@ -434,13 +451,18 @@ class Normal:
 
     def rows_unit(self, width: int, dtype: np.dtype) -> int | None:
         """Rows of tiles of ``width`` that :meth:`fill_rows` fills at a time, if it can."""
-        if dtype != np.float32 or not _LITTLE or GROUP % width:
+        if dtype == np.float64:
+            return 1
+        if not _LITTLE or GROUP % width:
             return None
         return 2 * (GROUP // width)
 
     def fill_rows(self, streams: Streams, bitgens: list[np.random.SFC64], out: np.ndarray) -> None:
         """The next rows of a row of tiles, ``out`` of shape (rows, tiles, width)."""
-        box_muller_rows(streams, bitgens, out, self.std)
+        if out.dtype == np.float64:
+            ziggurat_rows(streams, bitgens, out, self.std)
+        else:
+            box_muller_rows(streams, bitgens, out, self.std)
         if self.mean != 0.0:
             out += out.dtype.type(self.mean)
 

@@ -184,6 +184,7 @@ class Streams:
         self.known: dict[int, np.ndarray] = {}  # purpose-0 seed words computed in advance
         self._scratch: dict[tuple[str, int], np.ndarray] = {}
         self._band: list[np.random.SFC64] = []
+        self._band_generators: list[np.random.Generator] = []
         # SFC64's state, reused: three seed words and a counter of 1, no spare half-word
         self._state_words = np.array([0, 0, 0, 1], dtype=np.uint64)
         self._state: Any = {
@@ -220,6 +221,14 @@ class Streams:
             bitgen.state = self._state
             bitgen.random_raw(_SFC64_WARM_UP)
         return self._band[: len(states)]
+
+    def band_generators(self, count: int) -> list[np.random.Generator]:
+        """Generators over the first ``count`` bit generators of :meth:`band`."""
+        while len(self._band_generators) < count:
+            self._band_generators.append(
+                np.random.Generator(self._band[len(self._band_generators)])
+            )
+        return self._band_generators[:count]
 
     def scratch(self, dtype: np.dtype, n: int, slot: int = 0) -> np.ndarray:
         """A reusable per-thread buffer of at least ``n`` elements."""
@@ -677,9 +686,9 @@ which hold the GIL less often, beat everything (he_normal 47 ms tile by tile,
 def _bands(
     sampler: Sampler, out: np.ndarray, region: Block, threads: int
 ) -> tuple[int, int, int] | None:
-    """``(tile height, tile width, rows per step)`` if ``sampler`` fills whole rows
-    of tiles side by side (``fill_rows``) and ``region`` is a band of whole rows of
-    a 2-D array whose tiles are narrower than its rows; else None.
+    """``(tile height, tile width, rows per step)`` if ``sampler`` fills rows of
+    tiles side by side (``fill_rows``) and ``region`` of a 2-D array spans more
+    than one tile across, in whole tiles; else None.
 
     Tiles narrower than the array's rows are not contiguous in it: written one
     by one, each is a set of short runs scattered over the output, which memory
@@ -690,13 +699,17 @@ def _bands(
     if rows_unit is None or len(region.shape) != 2 or out.ndim != 2:
         return None
     height, width = tile_shape(region.shape)
-    total = region.shape[1]
-    if width >= total or total % width or region.starts[1] != 0 or region.stops[1] != total:
+    start, stop = region.starts[1], region.stops[1]
+    # whole tiles across (a column band of them, or all), more than one
+    if start % width or stop % width or stop - start <= width:
         return None
+    total = stop - start
     unit = rows_unit(width, out.dtype)
     if unit is None or height % unit:
         return None
-    step, most = unit, BAND_BYTES[threads > 1]
+    # the sampler's buffers take up to 2.5 times a step: at most a third of the
+    # output, as for tile by tile (what the file writers budget for)
+    step, most = unit, min(BAND_BYTES[threads > 1], out.nbytes // 8)
     while step * 2 * total * out.itemsize <= most and height % (step * 2) == 0:
         step *= 2
     return height, width, step
