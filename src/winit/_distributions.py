@@ -143,8 +143,13 @@ _RESOLUTION = 2.0**-32
 def _radii(bits: np.ndarray, r: np.ndarray, scale: float) -> None:
     """Box-Muller radii ``scale * sqrt(-2 log u1)`` of the 32-bit ``bits`` into
     the float32 ``r`` (of the same shape), ``u1 = (k + 1/2) / 2**32``."""
-    dt = r.dtype
     np.copyto(r, bits, casting="unsafe")
+    _finish_radii(r, scale)
+
+
+def _finish_radii(r: np.ndarray, scale: float) -> None:
+    """:func:`_radii` after the integers are in ``r``."""
+    dt = r.dtype
     r *= dt.type(_RESOLUTION)
     r += dt.type(_RESOLUTION / 2)  # u1 in (0, 1]
     np.log(r, out=r)
@@ -161,22 +166,12 @@ def _radii(bits: np.ndarray, r: np.ndarray, scale: float) -> None:
 def _angles(bits: np.ndarray, theta: np.ndarray) -> None:
     """Box-Muller angles ``2 pi k / 2**32`` of the 32-bit ``bits`` into ``theta``."""
     np.copyto(theta, bits, casting="unsafe")
+    _finish_angles(theta)
+
+
+def _finish_angles(theta: np.ndarray) -> None:
+    """:func:`_angles` after the integers are in ``theta``."""
     theta *= theta.dtype.type(2.0 * math.pi * _RESOLUTION)
-
-
-def _band_words(
-    streams: Streams, bitgens: list[np.random.SFC64], per_tile: tuple[int, ...], slot: int
-) -> np.ndarray:
-    """The next ``prod(per_tile)`` words of each tile's generator, laid side by
-    side: shape ``(*per_tile[:-1], tiles, per_tile[-1])``, so that the tiles'
-    rows interleave as in the output."""
-    *lead, width = per_tile
-    count = math.prod(per_tile)
-    words = streams.scratch(np.dtype(np.uint64), count * len(bitgens), slot=slot)
-    words = words.reshape(*lead, len(bitgens), width)
-    for t, bitgen in enumerate(bitgens):
-        words[..., t, :] = _words(bitgen, count).reshape(per_tile)
-    return words
 
 
 def box_muller_rows(
@@ -188,15 +183,17 @@ def box_muller_rows(
     rows, tiles, width = out.shape
     half = GROUP // width  # rows of a group's cosines (and of its sines)
     groups = rows // (2 * half)
-    words = _band_words(streams, bitgens, (groups, half, width), slot=10)
-    bits = words.view(np.uint32).reshape(groups, half, tiles, width, 2)
     shape = (groups, half, tiles, width)
     n = math.prod(shape)
     dt = np.dtype(np.float32)
     r = streams.scratch(dt, n, slot=2).reshape(shape)
     theta = streams.scratch(dt, n, slot=3).reshape(shape)
-    _radii(bits[..., 0], r, scale)  # the low half of each word (little-endian only)
-    _angles(bits[..., 1], theta)
+    for t, bitgen in enumerate(bitgens):  # each tile's integers into its columns
+        radius_bits, angle_bits = _split_words(_words(bitgen, groups * GROUP))
+        np.copyto(r[:, :, t], radius_bits.reshape(groups, half, width), casting="unsafe")
+        np.copyto(theta[:, :, t], angle_bits.reshape(groups, half, width), casting="unsafe")
+    _finish_radii(r, scale)
+    _finish_angles(theta)
     by_group = out.reshape(groups, 2, half, tiles, width)
     cosines = np.cos(theta, out=streams.scratch(dt, n, slot=9).reshape(shape))
     np.multiply(cosines, r, out=by_group[:, 0])
@@ -453,9 +450,7 @@ class Normal:
         """Rows of tiles of ``width`` that :meth:`fill_rows` fills at a time, if it can."""
         if dtype == np.float64:
             return 1
-        if not _LITTLE or GROUP % width:
-            return None
-        return 2 * (GROUP // width)
+        return None if GROUP % width else 2 * (GROUP // width)
 
     def fill_rows(self, streams: Streams, bitgens: list[np.random.SFC64], out: np.ndarray) -> None:
         """The next rows of a row of tiles, ``out`` of shape (rows, tiles, width)."""
@@ -497,7 +492,7 @@ class Uniform:
 
     def rows_unit(self, width: int, dtype: np.dtype) -> int | None:
         """Rows of tiles of ``width`` that :meth:`fill_rows` fills at a time, if it can."""
-        return 1 if _LITTLE and (dtype != np.float32 or width % 2 == 0) else None
+        return 1 if dtype != np.float32 or width % 2 == 0 else None
 
     def fill_rows(self, streams: Streams, bitgens: list[np.random.SFC64], out: np.ndarray) -> None:
         """The next rows of a row of tiles, ``out`` of shape (rows, tiles, width):
@@ -505,14 +500,14 @@ class Uniform:
         rows, _, width = out.shape
         dt = out.dtype
         low, width_ = self.low, self.high - self.low
-        if dt == np.float32:
-            words = _band_words(streams, bitgens, (rows, width // 2), slot=10)
-            bits = words.view(np.uint32).reshape(out.shape)  # low half first
-            np.right_shift(bits, 8, out=bits)
-        else:
-            bits = _band_words(streams, bitgens, (rows, width), slot=10)
-            np.right_shift(bits, np.uint64(11), out=bits)
-        np.copyto(out, bits, casting="unsafe")
+        for t, bitgen in enumerate(bitgens):  # each tile's integers into its columns
+            if dt == np.float32:
+                bits = _halves(_words(bitgen, rows * width // 2))  # low half first
+                np.right_shift(bits, 8, out=bits)
+            else:
+                bits = _words(bitgen, rows * width)
+                np.right_shift(bits, np.uint64(11), out=bits)
+            np.copyto(out[:, t], bits.reshape(rows, width), casting="unsafe")
         out *= _uniform_scale(width_, dt)
         if low != 0.0:
             out += dt.type(low)

@@ -707,7 +707,7 @@ def _bands(
     unit = rows_unit(width, out.dtype)
     if unit is None or height % unit:
         return None
-    # the sampler's buffers take up to 2.5 times a step: at most a third of the
+    # the sampler's buffers take up to 1.5 times a step: at most a fifth of the
     # output, as for tile by tile (what the file writers budget for)
     step, most = unit, min(BAND_BYTES[threads > 1], out.nbytes // 8)
     while step * 2 * total * out.itemsize <= most and height % (step * 2) == 0:
