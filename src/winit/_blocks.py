@@ -220,9 +220,3 @@ def cells(region: Block) -> Iterator[Cell]:
                 needed += (last - 1) * stride
                 stride *= n
         yield Cell(sum(offsets), extents, local, target, needed, size, complete)
-
-
-def stream_count(shape: tuple[int, ...]) -> int:
-    """How many tiles (streams) an array of ``shape`` has."""
-    tile = tile_shape(shape)
-    return math.prod(-(-d // t) if t else 0 for d, t in zip(shape, tile, strict=True))

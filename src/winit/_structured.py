@@ -193,6 +193,13 @@ def orthogonal(gain: float = 1.0, layout: str = "xw") -> Plan:
 # -- sparse -----------------------------------------------------------------------------------
 
 
+def columns_per_block(rows: int) -> int:
+    """How many whole columns sparse samples together (one stream of values and
+    one zero pattern per group): about one tile of values, a fixed rule. A block
+    costs the groups of columns it meets."""
+    return max(1, engine.CHUNK // max(rows, 1))
+
+
 def zeros_per_column(sparsity: float, rows: int) -> int:
     """ceil(sparsity * rows), the product first rounded to 9 decimals so that
     0.07 * 100 (7.000000000000001 in floating point) counts 7, as in decimal
@@ -220,7 +227,7 @@ class Sparse:
             return out
         zeros = zeros_per_column(self.sparsity, rows)
         nonzero = rows - zeros
-        width = max(1, engine.CHUNK // rows)  # columns per block: a fixed rule
+        width = columns_per_block(rows)
         (r0, c_lo), (r1, c_hi) = request.block.starts, request.block.stops
         target = request.target(out)
         normal = Normal(0.0, self.std)

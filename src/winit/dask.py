@@ -26,11 +26,11 @@ except ImportError as error:  # the extra is not installed
     _msg = "winit.dask needs dask: pip install 'winit[dask]'"
     raise ImportError(_msg, name=error.name) from error
 
-from . import _engine
 from . import _validation as check
 from ._blocks import tile_shape
 from ._initializer import Initializer, ShapeLike
 from ._lazy import LazyWeight
+from ._structured import columns_per_block
 
 __all__ = ["sample"]
 
@@ -200,7 +200,7 @@ def _grid(init: Initializer, shape: tuple[int, ...]) -> tuple[int, ...]:
     sparse weight whole columns in its blocks of columns."""
     if init.block_cost == "columns" and len(shape) == 2:
         rows, _ = shape
-        return rows, max(1, _engine.CHUNK // max(rows, 1))  # sparse's column blocks
+        return rows, columns_per_block(rows)
     return tile_shape(shape)
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from .._blocks import TILE, tile_shape
+from .._structured import columns_per_block
 
 USABLE = 0.9
 """The part of a block's share of the memory budget that it, the engine's
@@ -88,6 +89,6 @@ def preferred(shape: tuple[int, ...], block_cost: str) -> Layout:
     together (all rows first, then more columns)."""
     if block_cost == "columns" and len(shape) == 2:
         rows, cols = shape
-        width = min(max(1, cols), max(1, TILE // max(1, rows)))
+        width = min(max(1, cols), columns_per_block(rows))
         return Layout((max(1, rows), width), (0, 1))
     return Layout(tuple(max(1, n) for n in tile_shape(shape)), tuple(reversed(range(len(shape)))))
