@@ -37,6 +37,7 @@ from ._scaling import (
 )
 from ._seeds import Key
 from ._structured import dirac, identity, orthogonal, sparse
+from .model import ParamSpec, Plan, Recipe, Rule, plan, recipe
 
 __version__ = "0.1.0"
 
@@ -60,6 +61,10 @@ __all__ = [
     "Initializer",
     "Key",
     "LazyWeight",
+    "ParamSpec",
+    "Plan",
+    "Recipe",
+    "Rule",
     "__version__",
     "constant",
     "dirac",
@@ -80,10 +85,13 @@ __all__ = [
     "lecun_normal",
     "lecun_truncated_normal",
     "lecun_uniform",
+    "model",
     "normal",
     "ones",
     "orthogonal",
+    "plan",
     "propagation",
+    "recipe",
     "sparse",
     "truncated_normal",
     "uniform",
