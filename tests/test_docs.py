@@ -54,7 +54,7 @@ def test_every_public_name_is_in_the_api_reference() -> None:
     assert not missing, f"not documented in {API_PAGE.relative_to(ROOT)}: {missing}"
 
 
-OPTIONAL_MODULES = {"dask"}
+OPTIONAL_MODULES = {"dask", "torch", "jax", "keras"}
 """Public modules imported by name (``import winit.dask``): each needs an extra, so
 ``from winit import *`` cannot include it."""
 

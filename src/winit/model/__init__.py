@@ -10,6 +10,7 @@ from ._keys import path_key
 from ._params import KINDS, ParamSpec, layer_of
 from ._plan import Plan, RecipeWarning, Row, combine, fingerprint, plan
 from ._recipe import RECIPES, Recipe, Rule, matches, recipe
+from . import _recipes  # noqa: F401  (registers the shipped recipes)
 
 __all__ = [
     "KINDS",

@@ -246,7 +246,7 @@ class Plan:
                 lines.append(f"{name}: only in the {'first' if b is None else 'second'} plan")
                 continue
             for what, x, y in (
-                ("init", repr(a.init), repr(b.init)),
+                ("init", _short(a) if a.init != b.init else "", _short(b) if a.init != b.init else ""),
                 ("std", f"{a.std:.6g}", f"{b.std:.6g}"),
                 ("fans", a.piece.fans, b.piece.fans),
                 ("key", a.key, b.key),
@@ -262,7 +262,7 @@ class Plan:
         for r in self.rows:
             fans = "" if r.piece.fans is None else f"{r.piece.fans[0]}/{r.piece.fans[1]}"
             shape = "x".join(map(str, r.piece.shape)) or "()"
-            lines.append([r.name, shape, r.spec.kind, fans, str(r.rule), repr(r.init)[6:], f"{r.std:.4g}"])
+            lines.append([r.name, shape, r.spec.kind, fans, str(r.rule), _short(r), f"{r.std:.4g}"])
         widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(head)]
         fmt = "  ".join(f"{{:{'>' if i in (3, 4, 6) else '<'}{w}}}" for i, w in enumerate(widths))
         count = sum(s.size for s in self.params.values())
@@ -353,6 +353,18 @@ class Plan:
         """One hash of the whole model: SHA-256 over the sorted ``path:fingerprint``
         lines of :meth:`fingerprints`, first 16 hex digits."""
         return combine(self.fingerprints(arrays))
+
+
+def _short(row: Row) -> str:
+    """The initializer as the plan's table shows it: the settings that differ from
+    its defaults, floats to 6 digits, fans left out when they are the row's."""
+    fans = row.piece.fans or (None, None)
+    items = []
+    for key, value in row.init._changed().items():
+        if (key, value) in (("fan_in", fans[0]), ("fan_out", fans[1])):
+            continue
+        items.append(f"{key}={value:.6g}" if isinstance(value, float) else f"{key}={value!r}")
+    return f"{row.init.name}({', '.join(items)})" if items else row.init.name
 
 
 def fingerprint(array: np.ndarray) -> str:
