@@ -7,11 +7,14 @@ Build (offline, warnings are errors):
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "_ext"))
+# winit.keras documents Keras classes: Keras needs a backend (there may be no TensorFlow)
+os.environ.setdefault("KERAS_BACKEND", "jax")
 try:
     import winit
 except ImportError:  # building from a clone without installing it

@@ -22,8 +22,9 @@ NEEDS = {  # example: the optional packages its main needs
     "deep_relu_training": ("matplotlib", "sklearn"),
     "frameworks": (),  # skips the torch or jax part itself
     "embedding_to_disk": ("dask",),
+    "seed_checkpoint": ("torch", "transformers", "safetensors"),
 }
-WRITES = {"embedding_to_disk"}  # examples that write a file (--dir)
+WRITES = {"embedding_to_disk", "seed_checkpoint"}  # examples that write a file (--dir)
 FIGURES = {"quickstart", "propagation_relu", "glorot_tanh", "deep_relu_training"}
 
 

@@ -171,7 +171,8 @@ def test_a_whole_rule_samples_a_fused_parameter_as_one():
     (row,) = plan.rows
     assert row.name == "qkv" and row.piece.fans == (16, 48)
     np.testing.assert_array_equal(
-        plan.array("qkv"), winit.glorot_uniform((16, 48), path_key(KEY, "qkv"), fan_in=16, fan_out=48).T
+        plan.array("qkv"),
+        winit.glorot_uniform((16, 48), path_key(KEY, "qkv"), fan_in=16, fan_out=48).T,
     )
 
 
@@ -217,11 +218,12 @@ def test_depth_is_inferred_from_the_paths_unless_given():
     inferred = winit.plan(params, "gpt2", KEY)
     assert inferred.dims["depth"] == 5 and inferred.dims_source["depth"] == "paths"
     assert inferred.rows[0].std == pytest.approx(0.02 / math.sqrt(10), rel=1e-15)
+    assert inferred.dims_source["std"] == "derived"  # the default, 0.02
     given_ = winit.plan(params, "gpt2", KEY, dims={"depth": 12, "std": 0.5})
-    assert given_.dims == {"std": 0.02, "depth": 12}  # the recipe's std wins over the model's
-    assert given_.dims_source == {"std": "recipe", "depth": "model"}
-    explicit = winit.plan(params, winit.recipe("gpt2", depth=2), KEY, dims={"depth": 12})
-    assert explicit.dims["depth"] == 2
+    assert given_.dims == {"std": 0.5, "depth": 12}  # the model's std replaces the default
+    assert given_.dims_source == {"std": "model", "depth": "model"}
+    explicit = winit.plan(params, winit.recipe("gpt2", depth=2, std=0.01), KEY, dims=given_.dims)
+    assert explicit.dims == {"std": 0.01, "depth": 2}  # what the user sets wins
 
 
 def test_a_rule_scales_learning_rates():
@@ -293,12 +295,18 @@ def test_table_json_and_diff():
     assert "fc1.weight" in text and "he_normal" in text and "32/64" in text
     data = json.loads(plan.to_json())
     assert data["rows"][0]["name"] == "fc1.weight" and data["rows"][0]["fans"] == [32, 64]
-    assert winit.plan(data["params"], winit.recipe(data["recipe"]), KEY).fingerprint() == plan.fingerprint()
+    assert (
+        winit.plan(data["params"], winit.recipe(data["recipe"]), KEY).fingerprint()
+        == plan.fingerprint()
+    )
     other = winit.plan(mlp(), "torch_default", KEY)
     lines = plan.diff(other)
     assert any(line.startswith("fc1.weight: init") for line in lines)
     assert not plan.diff(winit.plan(mlp(), "simple", KEY))
-    assert "only in the first plan" in plan.diff(winit.plan({"fc1.bias": mlp()["fc1.bias"]}, "simple", KEY))[0]
+    assert (
+        "only in the first plan"
+        in plan.diff(winit.plan({"fc1.bias": mlp()["fc1.bias"]}, "simple", KEY))[0]
+    )
 
 
 def test_he_normal_weight_has_the_analytic_variance():
@@ -341,8 +349,16 @@ def test_a_missing_dim_names_itself():
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
-        (lambda: winit.recipe("gpt3"), ValueError, r"'gpt3' is not a winit recipe; the recipes are"),
-        (lambda: winit.recipe("gpt2", width=3), ValueError, r"takes the dims std, depth; got width"),
+        (
+            lambda: winit.recipe("gpt3"),
+            ValueError,
+            r"'gpt3' is not a winit recipe; the recipes are",
+        ),
+        (
+            lambda: winit.recipe("gpt2", width=3),
+            ValueError,
+            r"takes the dims std, depth; got width",
+        ),
         (lambda: winit.recipe(3), TypeError, "recipe must be a name"),
         (lambda: Rule("*", "he_normal", kind="dens"), ValueError, "kind='dens' is not one of"),
         (lambda: Rule("*", "he_normal", config={"stdd": 1}), ValueError, "'stdd' is not a setting"),

@@ -43,9 +43,9 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:
-    # winit.propagation and winit.files are imported on first use: the first needs
-    # scipy.special, the second the file formats; the initializers need neither
-    if name in ("propagation", "files"):
+    # winit.propagation, winit.files and the bridges are imported on first use: they
+    # need scipy.special, the file formats and the frameworks; the initializers need none
+    if name in ("propagation", "files", "torch", "jax", "keras", "dask"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)

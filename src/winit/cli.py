@@ -1,10 +1,13 @@
 """The ``winit`` command line: list the catalog, sample an initializer (to a
-file, block by block, with --save) and follow a signal through a deep network.
+file, block by block, with --save), plan a whole model (and write its seed
+checkpoint, with --save) and follow a signal through a deep network.
 
 winit list
 winit sample NAME SHAPE... [--seed S] [--dtype D] [--layout L]
                            [--set KEY=VALUE ...] [--threads T]
                            [--save FILE] [--name TENSOR] [--memory BYTES] [--overwrite]
+winit plan MODEL [--recipe NAME|FILE.json] [--dim KEY=VALUE ...] [--seed S] [--dtype D]
+                 [--json] [--save DIR] [--shard-size SIZE] [--memory BYTES] [--overwrite]
 winit propagate [--init NAME] [--compare NAME ...] [--activation A]
                 [--negative-slope SLOPE] [--depth L] [--width N] [--batch B]
                 [--seed S] [--dtype D] [--rows R] [--plot OUT.png] [--progress]
@@ -13,11 +16,14 @@ winit propagate [--init NAME] [--compare NAME ...] [--activation A]
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -158,6 +164,188 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- winit plan ---------------------------------------------------------------------------
+
+
+class _Model:
+    """What ``winit plan`` read: the specs, the dims the model states, and for a
+    Hugging Face model what its checkpoint needs besides the tensors."""
+
+    def __init__(self, specs: dict[str, Any], source: str, recipe: str) -> None:
+        self.specs = specs
+        self.source = source  # a line for the table: where the model came from
+        self.recipe = recipe  # the default recipe
+        self.dims: dict[str, Any] = {}
+        self.names: dict[str, str | None] = {}  # tied weights: omitted or renamed
+        self.config: Any = None  # written as config.json
+        self.metadata: dict[str, str] | None = None
+        self.notes: list[str] = []
+
+
+def _is_hf_config(path: Path) -> bool:
+    """A folder with a config.json, or a JSON file naming a ``model_type``."""
+    if path.is_dir():
+        return (path / "config.json").is_file()
+    if path.suffix.lower() != ".json" or not path.is_file():
+        return False
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(found, dict) and isinstance(found.get("model_type"), str)
+
+
+def _hf_model(source: str) -> _Model:
+    """A Hugging Face model built from its config on the meta device (no memory, no
+    download), described by the torch bridge."""
+    try:
+        import torch
+        import transformers
+    except ImportError as error:
+        msg = (
+            f"MODEL {source!r} is a Hugging Face config: reading it needs torch and "
+            f"transformers ({error})"
+        )
+        raise ImportError(msg) from None
+    import winit.torch
+
+    from .model import RECIPES
+
+    name = source[3:] if source.startswith("hf:") else source
+    try:
+        config = transformers.AutoConfig.from_pretrained(name, local_files_only=True)
+    except (OSError, ValueError) as error:
+        hint = (
+            "; winit never downloads: pass the path of a config.json (or of its folder)"
+            if source.startswith("hf:")
+            else ""
+        )
+        msg = f"MODEL {source!r}: transformers cannot read the config ({error}){hint}"
+        raise ValueError(msg.replace("\n", " ")) from None
+    with torch.device("meta"):
+        try:
+            model = transformers.AutoModelForCausalLM.from_config(config)
+        except ValueError:  # no causal LM for this config: the bare model
+            model = transformers.AutoModel.from_config(config)
+    specs = winit.torch.specs(model)
+    kind = type(model).__name__
+    default = config.model_type if config.model_type in RECIPES else "transformers_default"
+    found = _Model(specs, f"{source} ({kind}, transformers {transformers.__version__})", default)
+    # the dims winit.torch.init_ reads off the same model, so that the two plans agree
+    found.dims = dict(winit.torch._model_dims(model))
+    # tied weights: save_pretrained keeps the source and omits the targets
+    tied = getattr(model, "all_tied_weights_keys", None) or {}
+    for target, kept in tied.items():
+        if target in specs:
+            found.names[target] = None if kept in specs else kept
+    parameters = {n for n, _ in model.named_parameters(remove_duplicate=False)}
+    buffers = [n for n in model.state_dict() if n not in parameters]
+    if buffers:
+        shown = ", ".join(buffers[:4]) + (", ..." if len(buffers) > 4 else "")
+        found.notes.append(f"buffers not written (the model computes them): {shown}")
+    config.architectures = [kind]
+    found.config = config
+    found.metadata = {"format": "pt"}
+    return found
+
+
+def _read_model(source: str) -> _Model:
+    from .model import read_specs
+
+    if source.startswith("hf:") or _is_hf_config(Path(source)):
+        return _hf_model(source)
+    return _Model(read_specs(source), source, "simple")
+
+
+def _read_recipe(text: str) -> str | dict[str, Any]:
+    if text.lower().endswith(".json"):
+        path = Path(text)
+        try:
+            found = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as error:
+            msg = f"--recipe {text!r} is not valid JSON: {error}"
+            raise ValueError(msg) from None
+        if not isinstance(found, dict):
+            msg = f"--recipe {text!r} must hold a recipe config (a JSON object); got {found!r}"
+            raise ValueError(msg)
+        return found
+    return text
+
+
+def _decimal(size: int) -> str:
+    """Bytes in the decimal units Hugging Face sizes shards in: 13.5 GB, 812 kB."""
+    for unit, scale in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}"
+    return f"{size} B"
+
+
+def _plan(args: argparse.Namespace) -> int:
+    try:
+        return _plan_model(args)
+    except FileExistsError:
+        message = f"winit plan: error: --save {args.save} exists; pass --overwrite to replace it"
+        print(message, file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        raise
+    except (OSError, ImportError) as error:
+        print(f"winit plan: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _plan_model(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from ._engine import as_dtype
+    from .model import plan as make_plan
+    from .model import recipe as make_recipe
+    from .model import save_checkpoint
+
+    if args.save is None:
+        for option, given in (
+            ("--overwrite", args.overwrite),
+            ("--shard-size", args.shard_size is not None),
+            ("--memory", args.memory is not None),
+        ):
+            if given:
+                msg = f"{option} applies only with --save DIR"
+                raise ValueError(msg)
+    model = _read_model(args.model)
+    specs = model.specs
+    if args.dtype is not None:
+        dtype = as_dtype(args.dtype)
+        specs = {path: replace(spec, dtype=dtype) for path, spec in specs.items()}
+    dims = parse_assignments(args.dim or [], "--dim")
+    recipe = make_recipe(_read_recipe(args.recipe or model.recipe), **dims)
+    plan = make_plan(specs, recipe, args.seed, dims=model.dims)
+    print(plan.to_json() if args.json else f"model: {model.source}\n{plan}")
+    report = sys.stderr if args.json else sys.stdout
+    for note in model.notes:
+        print(f"note: {note}", file=report)
+    if args.save is None:
+        return 0
+    if model.config is not None:
+        dtypes = {spec.dtype.name for spec in specs.values()}
+        if len(dtypes) == 1:
+            model.config.dtype = dtypes.pop()  # what save_pretrained records
+    saved = save_checkpoint(
+        plan,
+        args.save,
+        shard_size=args.shard_size or "5GB",
+        memory=args.memory,
+        names=model.names,
+        config=model.config,
+        metadata=model.metadata,
+        overwrite=args.overwrite,
+        progress=sys.stderr.isatty(),
+    )
+    files = sorted(p.name for p in saved.iterdir())
+    size = sum((saved / f).stat().st_size for f in files)
+    print(f"saved {saved}: {', '.join(files)} ({_decimal(size)})", file=report)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="winit", description="Framework-neutral weight initialization."
@@ -204,6 +392,53 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sample.add_argument("--overwrite", action="store_true", help="replace an existing --save FILE")
     sample.set_defaults(run=_sample)
+
+    planning = commands.add_parser(
+        "plan",
+        help="plan a model's initialization by a recipe, and write its seed checkpoint",
+        description="Read MODEL, plan its initialization by a recipe and print the plan "
+        "(each parameter's rule, initializer, fans and std); with --save, sample it into a "
+        "sharded safetensors checkpoint in Hugging Face's layout, block by block.",
+    )
+    planning.add_argument(
+        "model",
+        metavar="MODEL",
+        help="a model description (.json, .yaml: parameter path to shape or spec), or a "
+        "Hugging Face config.json (or its folder; needs transformers)",
+    )
+    planning.add_argument(
+        "--recipe",
+        default=None,
+        metavar="NAME|FILE.json",
+        help="a winit recipe or a recipe config file (default: simple; for a Hugging Face "
+        "model, its model_type's recipe if winit has one, else transformers_default)",
+    )
+    planning.add_argument(
+        "--dim", action="append", metavar="KEY=VALUE", help="a recipe dimension, repeatable"
+    )
+    planning.add_argument("--seed", type=int, default=0, help="integer seed (default 0)")
+    planning.add_argument(
+        "--dtype",
+        default=None,
+        help="sample every parameter in float16, float32, float64 or bfloat16",
+    )
+    planning.add_argument("--json", action="store_true", help="print the plan as JSON")
+    planning.add_argument("--save", metavar="DIR", help="write the checkpoint folder DIR")
+    planning.add_argument(
+        "--shard-size",
+        default=None,
+        metavar="SIZE",
+        help="the largest shard, as Hugging Face writes sizes: 5GB (default), 500MB, 2GiB",
+    )
+    planning.add_argument(
+        "--memory",
+        type=memory_size,
+        default=None,
+        metavar="BYTES",
+        help="memory for the block sampled at once, e.g. 512M (default 256M)",
+    )
+    planning.add_argument("--overwrite", action="store_true", help="replace an existing DIR")
+    planning.set_defaults(run=_plan)
 
     add_propagate_command(commands)
     return parser

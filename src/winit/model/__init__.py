@@ -6,11 +6,13 @@ Framework-neutral: the bridges (:mod:`winit.torch`, :mod:`winit.jax`,
 about what to sample is made here, once.
 """
 
+from . import _literature, _recipes  # noqa: F401  (registers the shipped recipes)
+from ._checkpoint import save_checkpoint
 from ._keys import path_key
 from ._params import KINDS, ParamSpec, layer_of
 from ._plan import Plan, RecipeWarning, Row, combine, fingerprint, plan
 from ._recipe import RECIPES, Recipe, Rule, matches, recipe
-from . import _recipes  # noqa: F401  (registers the shipped recipes)
+from ._shapes import guess_kind, read_specs
 
 __all__ = [
     "KINDS",
@@ -23,9 +25,12 @@ __all__ = [
     "Rule",
     "combine",
     "fingerprint",
+    "guess_kind",
     "layer_of",
     "matches",
     "path_key",
     "plan",
+    "read_specs",
     "recipe",
+    "save_checkpoint",
 ]

@@ -3,7 +3,10 @@
 An expression is a string of numbers, names, ``+ - * / // % **``, parentheses and
 the functions ``sqrt``, ``log``, ``exp``, ``abs``, ``min``, ``max``; the names are
 the recipe's dimensions and the parameter's numeric facts (fans, layer, tags).
-It is parsed once with :mod:`ast` and evaluated without ``eval``.
+Comparisons (``== != < <= > >=``) and ``and``, ``or``, ``not`` give a condition,
+such as a rule's ``when='fan_in != base_fan_in'``; in arithmetic, true is 1 and
+false 0; ``a if condition else b`` evaluates only the branch it takes. It is
+parsed once with :mod:`ast` and evaluated without ``eval``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,19 @@ _BINARY: dict[type, Callable[[Any, Any], Any]] = {
     ast.Mod: operator.mod,
     ast.Pow: operator.pow,
 }
-_UNARY: dict[type, Callable[[Any], Any]] = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+_UNARY: dict[type, Callable[[Any], Any]] = {
+    ast.USub: operator.neg,
+    ast.UAdd: operator.pos,
+    ast.Not: operator.not_,
+}
+_COMPARE: dict[type, Callable[[Any, Any], bool]] = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+}
 FUNCTIONS: dict[str, Callable[..., float]] = {
     "sqrt": math.sqrt,
     "log": math.log,
@@ -41,7 +56,7 @@ class ExpressionError(ValueError):
 
 
 @lru_cache(maxsize=1024)
-def parse(text: str) -> ast.expression:
+def parse(text: str) -> ast.Expression:
     """Parse ``text``, refusing anything but arithmetic on names and numbers."""
     try:
         tree = ast.parse(text.strip(), mode="eval")
@@ -51,7 +66,8 @@ def parse(text: str) -> ast.expression:
     for node in ast.walk(tree):
         allowed = (
             ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.Name, ast.Load,
-            ast.Call, *_BINARY, *_UNARY,
+            ast.Call, ast.Compare, ast.BoolOp, ast.And, ast.Or, ast.IfExp,
+            *_BINARY, *_UNARY, *_COMPARE,
         )  # fmt: skip
         if not isinstance(node, allowed):
             msg = f"expression {text!r} uses {type(node).__name__}; only arithmetic is allowed"
@@ -99,6 +115,19 @@ def evaluate(text: str, scope: Mapping[str, Any]) -> float:
             return _BINARY[type(node.op)](value(node.left), value(node.right))
         if isinstance(node, ast.UnaryOp):
             return _UNARY[type(node.op)](value(node.operand))
+        if isinstance(node, ast.Compare):
+            left = value(node.left)
+            for op, right_node in zip(node.ops, node.comparators, strict=True):
+                right = value(right_node)
+                if not _COMPARE[type(op)](left, right):
+                    return False
+                left = right
+            return True
+        if isinstance(node, ast.IfExp):
+            return value(node.body) if value(node.test) else value(node.orelse)
+        if isinstance(node, ast.BoolOp):
+            values = (bool(value(v)) for v in node.values)
+            return all(values) if isinstance(node.op, ast.And) else any(values)
         assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
         return FUNCTIONS[node.func.id](*(value(a) for a in node.args))
 

@@ -3,6 +3,7 @@ and the sampling of it, parameter by parameter or block by block."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -19,7 +20,8 @@ from .._seeds import Key
 from . import _expressions as expressions
 from ._keys import path_key
 from ._params import ParamSpec, Piece, as_specs, layer_of
-from ._recipe import Recipe, recipe as as_recipe
+from ._recipe import Recipe
+from ._recipe import recipe as as_recipe
 
 
 class RecipeWarning(UserWarning):
@@ -82,16 +84,27 @@ def _infer_dims(
     """The recipe's dims with the unset ones filled, and where each came from."""
     dims: dict[str, Any] = {}
     source: dict[str, str] = {}
+    derived = []
     for key, value in recipe.dims.items():
-        if value is not None:
+        if isinstance(value, str) and given.get(key) is None:
+            derived.append((key, value))
+        elif value is not None and not isinstance(value, str):
             dims[key], source[key] = value, "recipe"
         elif given.get(key) is not None:
             dims[key], source[key] = given[key], "model"
-    if "depth" in recipe.dims and "depth" not in dims:
-        layers = {layer_of(p) for p in specs} - {None}
+    if "depth" in recipe.dims and "depth" not in dims and not isinstance(recipe.dims["depth"], str):
+        layers = [i for i in map(layer_of, specs) if i is not None]
         if layers:
-            dims["depth"], source["depth"] = max(layers) + 1, "paths"  # type: ignore[operator]
-    return dims, source
+            dims["depth"], source["depth"] = max(layers) + 1, "paths"
+    while derived:  # defaults computed from the other dims, once those are known
+        ready = [(k, t) for k, t in derived if expressions.names(t) <= dims.keys()]
+        if not ready:
+            break
+        for key, text in ready:
+            dims[key], source[key] = expressions.evaluate(text, dims), "derived"
+            derived.remove((key, text))
+    order = [k for k in recipe.dims if k in dims]  # the recipe's order
+    return {k: dims[k] for k in order}, {k: source[k] for k in order}
 
 
 def _scope(dims: Mapping[str, Any], path: str, spec: ParamSpec, piece: Piece) -> dict[str, Any]:
@@ -143,15 +156,18 @@ class Plan:
         used = [False] * len(self.recipe.rules)
         uncovered: list[str] = []
         for path, spec in self.params.items():
+            added = self.recipe.tags_of(path)
+            if added:  # the recipe's facts about this parameter, over the model's
+                spec = dataclasses.replace(spec, tags={**spec.tags, **added})
             mine = []
             pieces = spec.pieces()
             if spec.split:
-                index = self.recipe.first(path, path, spec)
+                index = self._first(path, path, spec, spec.whole())
                 if index is not None and self.recipe.rules[index].whole:
                     pieces = [(None, spec.whole())]
             for sub, piece in pieces:
                 name = path if sub is None else f"{path}[{sub}]"
-                index = self.recipe.first(name, path, spec)
+                index = self._first(name, path, spec, piece)
                 if index is None:
                     uncovered.append(name)
                     continue
@@ -174,6 +190,17 @@ class Plan:
                     RecipeWarning,
                     stacklevel=3,
                 )
+
+    def _first(self, name: str, path: str, spec: ParamSpec, piece: Piece) -> int | None:
+        """The first rule covering a piece, its ``when`` conditions read in its scope."""
+        try:
+            return self.recipe.first(name, path, spec, _scope(self.dims, path, spec, piece))
+        except expressions.ExpressionError as error:
+            msg = (
+                f"parameter {name!r} (shape {spec.shape}, kind {spec.kind!r}): a rule's "
+                f"condition cannot be decided: {error}"
+            )
+            raise ValueError(msg) from None
 
     def _row(self, name: str, path: str, spec: ParamSpec, piece: Piece, index: int) -> Row:
         rule = self.recipe.rules[index]
@@ -246,7 +273,11 @@ class Plan:
                 lines.append(f"{name}: only in the {'first' if b is None else 'second'} plan")
                 continue
             for what, x, y in (
-                ("init", _short(a) if a.init != b.init else "", _short(b) if a.init != b.init else ""),
+                (
+                    "init",
+                    _short(a) if a.init != b.init else "",
+                    _short(b) if a.init != b.init else "",
+                ),
                 ("std", f"{a.std:.6g}", f"{b.std:.6g}"),
                 ("fans", a.piece.fans, b.piece.fans),
                 ("key", a.key, b.key),
@@ -267,13 +298,18 @@ class Plan:
         fmt = "  ".join(f"{{:{'>' if i in (3, 4, 6) else '<'}{w}}}" for i, w in enumerate(widths))
         count = sum(s.size for s in self.params.values())
         dims = ", ".join(f"{k}={v} ({self.dims_source[k]})" for k, v in self.dims.items())
-        title = f"plan: recipe {self.recipe.name!r}, {len(self.params)} parameters, {count:,} values"
+        title = (
+            f"plan: recipe {self.recipe.name!r}, {len(self.params)} parameters, {count:,} values"
+        )
         out = [title + (f"; {dims}" if dims else ""), fmt.format(*head)]
         out += [fmt.format(*line) for line in lines]
         return "\n".join(out)
 
     def __repr__(self) -> str:
-        return f"<winit.Plan: recipe {self.recipe.name!r}, {len(self.params)} parameters, key {self.key}>"
+        return (
+            f"<winit.Plan: recipe {self.recipe.name!r}, {len(self.params)} parameters, "
+            f"key {self.key}>"
+        )
 
     # -- sampling ---------------------------------------------------------------------
 

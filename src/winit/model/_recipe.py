@@ -18,7 +18,9 @@ Number = int | float
 
 @lru_cache(maxsize=512)
 def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern))
+    return re.compile(
+        "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    )
 
 
 def matches(pattern: str, name: str) -> bool:
@@ -53,6 +55,11 @@ class Rule:
     where : mapping, optional
         Only parameters whose tags have these values (a tuple value: any of them),
         e.g. ``{'module': ('LSTM', 'GRU')}``.
+    when : str, optional
+        Only parameters for which this condition holds: an expression over the
+        same names as ``config`` with comparisons and ``and``, ``or``, ``not``,
+        e.g. ``'fan_in != base_fan_in and fan_out == base_fan_out'`` (muP's
+        output weights). A name it reads that a parameter lacks is an error.
     config : mapping, optional
         Settings of ``init`` computed per parameter: a number, or an expression
         such as ``'0.02 / sqrt(2 * depth)'`` over the recipe's dimensions, the tags'
@@ -83,6 +90,7 @@ class Rule:
         *,
         kind: str | Iterable[str] | None = None,
         where: Mapping[str, TagValue | tuple[TagValue, ...]] | None = None,
+        when: str | None = None,
         config: Mapping[str, Number | str] | None = None,
         lr_scale: Number | str | None = None,
         whole: bool = False,
@@ -106,6 +114,12 @@ class Rule:
         for key, value in (where or {}).items():
             where_[key] = tuple(value) if isinstance(value, list | tuple) else value
         self.where = MappingProxyType(where_)
+        if when is not None and not isinstance(when, str):
+            msg = f"when must be an expression string such as 'fan_in > 256'; got {when!r}"
+            raise TypeError(msg)
+        if when is not None:
+            expressions.parse(when)
+        self.when = when
         known = set(self.init.config)
         config_ = {}
         for key, value in (config or {}).items():
@@ -123,20 +137,27 @@ class Rule:
 
     # -- matching ---------------------------------------------------------------------
 
-    def covers(self, name: str, path: str, spec: ParamSpec) -> bool:
-        """Whether this rule covers the piece ``name`` of the parameter ``path``."""
+    def covers(
+        self, name: str, path: str, spec: ParamSpec, scope: Mapping[str, Any] | None = None
+    ) -> bool:
+        """Whether this rule covers the piece ``name`` of the parameter ``path``;
+        ``scope`` (the names a plan gives the piece's expressions) decides ``when``."""
         if self.kind is not None and spec.kind not in self.kind:
             return False
         for key, wanted in self.where.items():
             have = spec.tags.get(key)
             if have not in (wanted if isinstance(wanted, tuple) else (wanted,)):
                 return False
-        return matches(self.pattern, name) or (name != path and matches(self.pattern, path))
+        if not (matches(self.pattern, name) or (name != path and matches(self.pattern, path))):
+            return False
+        if self.when is None:
+            return True
+        return bool(expressions.evaluate(self.when, spec.tags if scope is None else scope))
 
     def needs(self) -> set[str]:
         """The names this rule's expressions read."""
         found: set[str] = set()
-        for value in (*self.config.values(), self.lr_scale):
+        for value in (*self.config.values(), self.lr_scale, self.when):
             if isinstance(value, str):
                 found |= expressions.names(value)
         return found
@@ -147,17 +168,21 @@ class Rule:
             k: expressions.evaluate(v, scope) if isinstance(v, str) else v
             for k, v in self.config.items()
         }
-        fans = scope.get("fan_in"), scope.get("fan_out")
-        if "fan_in" in self.init.config and fans[0] is not None:
-            settings.setdefault("fan_in", fans[0])
-            settings.setdefault("fan_out", fans[1])
+        fan_in, fan_out = scope.get("fan_in"), scope.get("fan_out")
+        if "fan_in" in self.init.config and fan_in is not None and fan_out is not None:
+            settings.setdefault("fan_in", fan_in)
+            settings.setdefault("fan_out", fan_out)
         for side in ("fan_in", "fan_out"):  # an expression's fans may come out as floats
             value = settings.get(side)
             if isinstance(value, float) and value.is_integer():
                 settings[side] = int(value)
         init = self.init.configure(**settings)
         lr = self.lr_scale
-        lr_value = 1.0 if lr is None else float(expressions.evaluate(lr, scope) if isinstance(lr, str) else lr)
+        lr_value = (
+            1.0
+            if lr is None
+            else float(expressions.evaluate(lr, scope) if isinstance(lr, str) else lr)
+        )
         return init, lr_value
 
     # -- identity ---------------------------------------------------------------------
@@ -167,7 +192,11 @@ class Rule:
         if self.kind is not None:
             out["kind"] = list(self.kind)
         if self.where:
-            out["where"] = {k: list(v) if isinstance(v, tuple) else v for k, v in self.where.items()}
+            out["where"] = {
+                k: list(v) if isinstance(v, tuple) else v for k, v in self.where.items()
+            }
+        if self.when is not None:
+            out["when"] = self.when
         if self.config:
             out["config"] = dict(self.config)
         if self.lr_scale is not None:
@@ -188,7 +217,7 @@ class Rule:
 
     def _key(self) -> tuple[Any, ...]:
         return (
-            self.pattern, self.init, self.kind, tuple(self.where.items()),
+            self.pattern, self.init, self.kind, tuple(self.where.items()), self.when,
             tuple(self.config.items()), self.lr_scale, self.whole, self.optional,
         )  # fmt: skip
 
@@ -206,6 +235,8 @@ class Rule:
             parts.append(f"kind={self.kind[0]!r}" if len(self.kind) == 1 else f"kind={self.kind!r}")
         if self.where:
             parts.append(f"where={dict(self.where)!r}")
+        if self.when is not None:
+            parts.append(f"when={self.when!r}")
         if self.config:
             parts.append(f"config={dict(self.config)!r}")
         if self.lr_scale is not None:
@@ -225,9 +256,17 @@ class Recipe:
     nothing (unless ``optional``) is a warning naming it. ``dims`` are the model
     dimensions the rules' expressions read (``depth``, ``width``, ...); a dim
     left None is inferred where the plan can (``depth``: one more than the
-    largest layer index in the paths) or given by a bridge, which says so.
+    largest layer index in the paths) or given by a bridge, which says so; a
+    dim given as an expression string over other dims (``'depth'``) is a
+    default computed from them, unless a bridge gives the dim itself.
 
-    Recipes compare equal when their names, rules and dims are equal, and
+    ``tags`` adds facts to parameters, as plain data: a mapping from a path
+    pattern to tags (``{'lm_head.weight': {'base_fan_in': 256}}``). Each
+    parameter gets the tags of every pattern its path matches (an earlier
+    pattern wins over a later one, and the recipe's tags over the model's own);
+    rules read them in ``where=``, ``when=`` and expressions, as the model's.
+
+    Recipes compare equal when their names, rules, dims and tags are equal, and
     round-trip through :func:`winit.recipe` via :meth:`get_config`.
 
     Examples
@@ -246,7 +285,8 @@ class Recipe:
         rules: Iterable[Rule | Mapping[str, Any]],
         *,
         name: str = "custom",
-        dims: Mapping[str, Number | None] | None = None,
+        dims: Mapping[str, Number | str | None] | None = None,
+        tags: Mapping[str, Mapping[str, TagValue]] | None = None,
     ) -> None:
         self.rules = tuple(r if isinstance(r, Rule) else Rule.from_config(r) for r in rules)
         if not self.rules:
@@ -256,46 +296,96 @@ class Recipe:
             msg = f"name must be a non-empty string; got {name!r}"
             raise TypeError(msg)
         self.name = name
-        dims_ = {}
+        dims_: dict[str, Number | str | None] = {}
         for key, value in (dims or {}).items():
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-                msg = f"dims[{key!r}] must be a number or None (to infer it); got {value!r}"
+            if isinstance(value, str):
+                expressions.parse(value)
+            elif value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+            ):
+                msg = (
+                    f"dims[{key!r}] must be a number, an expression over other dims or None "
+                    f"(to infer it); got {value!r}"
+                )
                 raise TypeError(msg)
             dims_[key] = value
         self.dims = MappingProxyType(dims_)
+        tags_: dict[str, MappingProxyType[str, TagValue]] = {}
+        for pattern, facts in (tags or {}).items():
+            if not isinstance(pattern, str) or not pattern or not isinstance(facts, Mapping):
+                msg = (
+                    "tags must map a path pattern to a mapping of tags, e.g. "
+                    f"{{'lm_head.weight': {{'base_fan_in': 256}}}}; got {pattern!r}: {facts!r}"
+                )
+                raise TypeError(msg)
+            for key, value in facts.items():
+                if not isinstance(key, str) or not isinstance(value, TagValue):
+                    msg = (
+                        f"tags[{pattern!r}] must map str to int, float, str, bool or None; "
+                        f"got {key!r}: {value!r}"
+                    )
+                    raise TypeError(msg)
+            tags_[pattern] = MappingProxyType(dict(facts))
+        self.tags = MappingProxyType(tags_)
 
-    def first(self, name: str, path: str, spec: ParamSpec) -> int | None:
+    def first(
+        self, name: str, path: str, spec: ParamSpec, scope: Mapping[str, Any] | None = None
+    ) -> int | None:
         """The index of the first rule covering the piece ``name``, or None."""
         for i, rule in enumerate(self.rules):
-            if rule.covers(name, path, spec):
+            if rule.covers(name, path, spec, scope):
                 return i
         return None
 
+    def tags_of(self, path: str) -> dict[str, TagValue]:
+        """The tags this recipe adds to the parameter ``path``."""
+        found: dict[str, TagValue] = {}
+        for pattern, facts in reversed(list(self.tags.items())):
+            if matches(pattern, path):
+                found.update(facts)
+        return found
+
     def with_rules(self, *rules: Rule) -> Recipe:
         """This recipe with ``rules`` put first (overrides for some paths)."""
-        return Recipe((*rules, *self.rules), name=self.name, dims=self.dims)
+        return Recipe((*rules, *self.rules), name=self.name, dims=self.dims, tags=self.tags)
 
     def get_config(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "dims": dict(self.dims),
             "rules": [r.get_config() for r in self.rules],
         }
+        if self.tags:
+            out["tags"] = {p: dict(t) for p, t in self.tags.items()}
+        return out
+
+    def _key(self) -> tuple[Any, ...]:
+        tags = tuple((p, tuple(t.items())) for p, t in self.tags.items())
+        return self.name, self.rules, tuple(self.dims.items()), tags
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Recipe):
             return NotImplemented
-        return (self.name, self.rules, dict(self.dims)) == (other.name, other.rules, dict(other.dims))
+        mine, theirs = self._key(), other._key()
+        return mine[:2] == theirs[:2] and dict(mine[2]) == dict(theirs[2]) and mine[3] == theirs[3]
 
     def __hash__(self) -> int:
-        return hash((self.name, self.rules, tuple(self.dims.items())))
+        return hash((self.name, self.rules))
 
     def __repr__(self) -> str:
         dims = "".join(f", {k}={v!r}" for k, v in self.dims.items())
-        if self.name in RECIPES:
-            return f"winit.recipe({self.name!r}{dims})"
+        if self.name in RECIPES and not self.tags:
+            try:
+                named = RECIPES[self.name](**self.dims) == self
+            except (TypeError, ValueError):
+                named = False
+            if named:  # what the shipped recipe builds from these dims
+                return f"winit.recipe({self.name!r}{dims})"
         rules = ",\n    ".join(map(repr, self.rules))
-        return f"winit.Recipe([\n    {rules},\n], name={self.name!r}, dims={dict(self.dims)!r})"
+        tags = f", tags={ {p: dict(t) for p, t in self.tags.items()}!r}" if self.tags else ""
+        return (
+            f"winit.Recipe([\n    {rules},\n], name={self.name!r}, dims={dict(self.dims)!r}{tags})"
+        )
 
     def __iter__(self) -> Any:
         return iter(self.rules)
@@ -323,16 +413,17 @@ def recipe(spec: str | Recipe | Mapping[str, Any], /, **dims: Any) -> Recipe:
         If the name is not a shipped recipe (the message lists them) or a
         dimension is not one the recipe takes.
     """
-    from . import _recipes  # noqa: F401  (registers the named recipes)
+    from . import _literature, _recipes  # noqa: F401  (registers the named recipes)
 
     if isinstance(spec, Recipe):
         if not dims:
             return spec
-        return Recipe(spec.rules, name=spec.name, dims={**spec.dims, **dims})
+        return Recipe(spec.rules, name=spec.name, dims={**spec.dims, **dims}, tags=spec.tags)
     if isinstance(spec, Mapping):
         if "rules" in spec:
             merged = {**spec.get("dims", {}), **dims}
-            return Recipe(spec["rules"], name=spec.get("name", "custom"), dims=merged)
+            name = spec.get("name", "custom")
+            return Recipe(spec["rules"], name=name, dims=merged, tags=spec.get("tags"))
         if "name" not in spec:
             msg = f"a recipe config needs 'name' (a shipped recipe) or 'rules'; got {spec!r}"
             raise ValueError(msg)
@@ -343,11 +434,13 @@ def recipe(spec: str | Recipe | Mapping[str, Any], /, **dims: Any) -> Recipe:
     if spec not in RECIPES:
         msg = f"{spec!r} is not a winit recipe; the recipes are {', '.join(sorted(RECIPES))}"
         raise ValueError(msg)
-    try:
-        return RECIPES[spec](**dims)
-    except TypeError:
-        import inspect
+    import inspect
 
-        allowed = ", ".join(inspect.signature(RECIPES[spec]).parameters) or "none"
+    signature = inspect.signature(RECIPES[spec])
+    try:
+        signature.bind(**dims)
+    except TypeError:
+        allowed = ", ".join(signature.parameters) or "none"
         msg = f"recipe {spec!r} takes the dims {allowed}; got {', '.join(dims)}"
         raise ValueError(msg) from None
+    return RECIPES[spec](**dims)
