@@ -55,26 +55,24 @@ def simple(*, weights: str = "he_normal") -> Recipe:
 def torch_default() -> Recipe:
     r"""What PyTorch's modules sample when constructed (their ``reset_parameters``).
 
-    ===========================================  =====================================
-    parameters                                   distribution
-    ===========================================  =====================================
-    RNN, LSTM, GRU (and cells): every weight     :math:`U(\pm 1/\sqrt{\mathrm{hidden}})`
-    and bias
-    MultiheadAttention: packed ``in_proj_weight``  Xavier uniform over the whole
-    (or ``q/k/v_proj_weight``)                     packed matrix (each)
-    MultiheadAttention: ``in_proj_bias``,          0
-    ``out_proj.bias``
-    MultiheadAttention: ``bias_k``, ``bias_v``     Xavier normal
-    Bilinear weight and bias                       :math:`U(\pm 1/\sqrt{\mathrm{in1}})`
-    ConvTranspose weight and bias                  as Linear, with PyTorch's fan-in
-                                                   ``weight.size(1) * kernel``
-    Linear, Conv weight                            ``kaiming_uniform_(a=sqrt(5))``:
-                                                   :math:`U(\pm 1/\sqrt{\mathrm{fan\_in}})`
-    Linear, Conv bias                              :math:`U(\pm 1/\sqrt{\mathrm{fan\_in}})`
-    Embedding, EmbeddingBag                        :math:`N(0, 1)`, the padding row 0
-    PReLU weight                                   its ``init`` (tag ``init_value``)
-    norm weight, bias                              1, 0
-    ===========================================  =====================================
+    Rules, first match wins:
+
+    - RNN, LSTM, GRU (and cells): every weight and bias: :math:`U(\pm
+      1/\sqrt{\mathrm{hidden}})`;
+    - MultiheadAttention: packed ``in_proj_weight``: Xavier uniform over the whole packed
+      matrix;
+    - MultiheadAttention: ``q/k/v_proj_weight``: Xavier uniform, each;
+    - MultiheadAttention: ``in_proj_bias``, ``out_proj.bias``: 0;
+    - MultiheadAttention: ``bias_k``, ``bias_v``: Xavier normal;
+    - Bilinear weight and bias: :math:`U(\pm 1/\sqrt{\mathrm{in1}})`;
+    - ConvTranspose weight and bias: as Linear, with PyTorch's fan-in ``weight.size(1) *
+      kernel``;
+    - Linear, Conv weight: ``kaiming_uniform_(a=sqrt(5))``, that is :math:`U(\pm
+      1/\sqrt{\mathrm{fan\_in}})`;
+    - Linear, Conv bias: :math:`U(\pm 1/\sqrt{\mathrm{fan\_in}})`;
+    - Embedding, EmbeddingBag: :math:`N(0, 1)`, the padding row 0;
+    - PReLU weight: its ``init`` (tag ``init_value``);
+    - norm weight, bias: 1, 0.
 
     Source: ``torch/nn/modules/{linear,conv,sparse,rnn,activation,normalization,
     batchnorm}.py`` in PyTorch 2.x.
