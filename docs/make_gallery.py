@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 GALLERY = ROOT / "docs" / "_static" / "gallery"
-FIGURES = ("quickstart", "propagation_relu", "glorot_tanh", "deep_relu_training")
+FIGURES = ("quickstart", "propagation_relu", "glorot_tanh", "deep_relu_training", "mup_width_sweep")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

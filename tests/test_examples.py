@@ -23,9 +23,14 @@ NEEDS = {  # example: the optional packages its main needs
     "frameworks": (),  # skips the torch or jax part itself
     "embedding_to_disk": ("dask",),
     "seed_checkpoint": ("torch", "transformers", "safetensors"),
+    "torch_flax_parity": ("torch", "jax", "flax"),
+    "gpt2_meta_init": ("torch", "transformers"),
+    "mup_width_sweep": (),  # draws its figure only when matplotlib is there
 }
 WRITES = {"embedding_to_disk", "seed_checkpoint"}  # examples that write a file (--dir)
-FIGURES = {"quickstart", "propagation_relu", "glorot_tanh", "deep_relu_training"}
+FIGURES = {
+    "quickstart", "propagation_relu", "glorot_tanh", "deep_relu_training", "mup_width_sweep",
+}  # fmt: skip
 
 
 def load(name: str, path: Path | None = None) -> ModuleType:

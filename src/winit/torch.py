@@ -478,7 +478,7 @@ def _local_shard(path: str, target: Any) -> tuple[torch.Tensor, tuple[slice, ...
     if math.prod(shape) == 0:
         return None
     if tuple(local.shape) != tuple(shape):  # padded (FSDP2): the valid part leads
-        pass
+        local = local[tuple(slice(0, n) for n in shape)]
     return local, tuple(slice(o, o + n) for o, n in zip(offset, shape, strict=True))
 
 
