@@ -413,7 +413,6 @@ def recipe(spec: str | Recipe | Mapping[str, Any], /, **dims: Any) -> Recipe:
         If the name is not a shipped recipe (the message lists them) or a
         dimension is not one the recipe takes.
     """
-    from . import _literature, _recipes  # noqa: F401  (registers the named recipes)
 
     if isinstance(spec, Recipe):
         if not dims:
