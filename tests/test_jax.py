@@ -17,6 +17,7 @@ import pytest
 from scipy import stats
 
 import winit
+from winit import ParamSpec
 
 from .subprocesses import run_python
 
@@ -236,16 +237,87 @@ def test_paths_names_and_kinds():
         "LayerNorm.0.bias": ((32,), "norm_shift", "xw", None),
         "LayerNorm.0.weight": ((32,), "norm_scale", "xw", None),
         "RMSNorm.0.weight": ((8,), "norm_scale", "xw", None),
-        "conv.2.bias": ((4,), "bias", "xw", (15, 20)),
-        "conv.2.weight": ((5, 3, 4), "conv", "xw", None),
+        "conv_2.bias": ((4,), "bias", "xw", (15, 20)),
+        "conv_2.weight": ((5, 3, 4), "conv", "xw", None),
         "fc1.bias": ((32,), "bias", "xw", (16, 32)),
         "fc1.weight": ((16, 32), "dense", "xw", None),
     }
     found = wj.specs(variables)
     # the fans are JAX's: receptive field times the kernel's (per-group) inputs
     assert (found["Conv.0.weight"].fan_in, found["Conv.0.weight"].fan_out) == (18, 54)
-    assert (found["conv.2.weight"].fan_in, found["conv.2.weight"].fan_out) == (15, 20)
+    assert (found["conv_2.weight"].fan_in, found["conv_2.weight"].fan_out) == (15, 20)
     assert winit.model.layer_of("Dense.1.weight") == 1
+
+
+def test_modules_tell_the_groups_and_classes():
+    """What the tree cannot tell, the model can: conv_2's two groups give it
+    PyTorch's fan-out (out / groups * k), and every leaf has its module's class."""
+    model, inputs = _mlp()
+    variables = jax.eval_shape(model.init, jax.random.key(0), *inputs)
+    found = wj.modules(model, *inputs)
+    assert type(found[("conv_2",)]).__name__ == "Conv"
+    got = wj.specs(variables, modules=found)
+    conv = got["conv_2.weight"]
+    assert conv.groups == 2 and (conv.fan_in, conv.fan_out) == (5 * 3, 5 * 4 // 2)
+    assert got["conv_2.bias"].fans == (15, 10)
+    assert got["Conv.0.weight"].groups == 1
+    modules = {p: s.tags["module"] for p, s in got.items()}
+    assert modules["fc1.weight"] == modules["Dense.1.weight"] == "Dense"
+    assert modules["Embed.0.weight"] == "Embed" and modules["RMSNorm.0.weight"] == "RMSNorm"
+    # the same as a hand-written override, which is what the modules replace
+    override = ParamSpec((5, 3, 4), "conv", groups=2, tags={"module": "Conv"})
+    assert wj.specs(variables, overrides={"conv_2.weight": override})["conv_2.weight"] == conv
+
+
+def test_modules_of_an_nnx_model():
+    nnx = pytest.importorskip("flax.nnx")
+    model = nnx.Sequential(
+        nnx.Conv(4, 8, (3, 3), feature_group_count=2, rngs=nnx.Rngs(0)),
+        nnx.Linear(8, 3, rngs=nnx.Rngs(0)),
+    )
+    got = wj.specs(nnx.state(model, nnx.Param), modules=wj.modules(model))
+    assert got["layers.0.weight"].groups == 2
+    assert (got["layers.0.weight"].fan_in, got["layers.0.weight"].fan_out) == (18, 36)
+    assert got["layers.1.weight"].tags["module"] == "Linear"
+    with pytest.raises(TypeError, match="pass no inputs"):
+        wj.modules(model, jnp.ones((1, 4)))
+
+
+def test_modules_refuses_what_is_no_flax_module():
+    with pytest.raises(TypeError, match=r"model must be a flax\.linen or flax\.nnx Module"):
+        wj.modules(lambda x: x)
+    with pytest.raises(TypeError, match="modules must be the mapping"):
+        wj.specs({"fc": {"kernel": SDS((2, 2))}}, modules={"fc": None})
+
+
+def test_numbered_names():
+    """Flax's own numbering splits (ClassName_<n>, and the list attributes named in
+    lists=, by default nn.Sequential's layers); names a model chose stay."""
+    leaf = {"kernel": SDS((4, 4))}
+    tree = {
+        "params": {
+            "Block_0": {"ln_1": leaf},
+            "My_Block_12": leaf,
+            "wi_0": leaf,
+            "h_3": leaf,
+            "layers_2": leaf,
+            "ln_f": leaf,
+        }
+    }
+    assert set(wj.specs(tree)) == {
+        "Block.0.ln_1.weight",
+        "My_Block.12.weight",
+        "wi_0.weight",
+        "h_3.weight",
+        "layers.2.weight",
+        "ln_f.weight",
+    }
+    assert "h.3.weight" in wj.specs(tree, lists=("h", "layers"))
+    assert "layers_2.weight" in wj.specs(tree, lists=())
+    with pytest.raises(TypeError, match="lists must be a tuple of attribute names"):
+        wj.specs(tree, lists="h")
+    with pytest.raises(ValueError, match=r"lists holds 'a\.b'"):
+        wj.specs(tree, lists=("a.b",))
 
 
 def test_arrays_and_shapes_give_the_same_specs():
@@ -434,7 +506,7 @@ def test_a_jax_key_as_rng_is_its_documented_key():
 
 def test_dims_pass_through():
     tree = {"params": {"h_0": {"c_proj": {"kernel": SDS((8, 8))}}}}
-    _, plan = wj.init(tree, "gpt2", 0, dims={"depth": 6})
+    _, plan = wj.init(tree, "gpt2", 0, dims={"depth": 6}, lists=("h",))
     assert plan.dims["depth"] == 6 and plan.dims_source["depth"] == "model"
     assert plan.rows_of("h.0.c_proj.weight")[0].std == pytest.approx(0.02 / np.sqrt(12))
 

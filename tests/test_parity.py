@@ -28,16 +28,21 @@ times that, as both ``rtol`` and ``atol / max|out|``. A weight in the wrong
 orientation, the wrong distribution or the wrong flattening order moves the
 outputs by O(1) relative, far above the bound (checked below).
 
-Two things the names and shapes of a Flax tree cannot tell winit, and its
-overrides can: a grouped ``nn.Conv`` kernel ``(kh, kw, in/g, out)`` is read
-with ``groups=1`` (its fan-out is ``out * k``, PyTorch's bridge knows the
-groups: ``out/g * k``), and ``torch_default``'s rule for PyTorch's transposed
-convolutions (fan-in ``weight.size(1) * k``) needs the module tag. The twins
-pass both as ``overrides``; ``test_what_the_flax_names_cannot_tell`` shows what
+Two things the names and shapes of a Flax tree cannot tell winit: a grouped
+``nn.Conv`` kernel ``(kh, kw, in/g, out)`` is read with ``groups=1`` (its
+fan-out is ``out * k``, PyTorch's bridge knows the groups: ``out/g * k``), and
+``torch_default``'s rule for PyTorch's transposed convolutions (fan-in
+``weight.size(1) * k``) needs the module tag. The Flax model itself tells both
+(``winit.jax.modules``: the groups, and the tag ``'ConvTranspose'`` of
+``nn.ConvTranspose``); the twins pass it, and an override for the one module
+of their own, ``up``; ``test_what_the_flax_names_cannot_tell`` shows what
 changes without them. And Flax's ``nn.ConvTranspose`` computes PyTorch's
 transposed convolution only with the kernel flipped in space (JAX's
 ``conv_transpose`` does not flip, PyTorch's, the gradient of a convolution,
 does), so the CNN twin writes that flip out.
+
+The transformer twin holds its blocks in a list, ``self.h = [...]``, which
+linen names ``h_0, h_1``; ``lists=('h',)`` gives them PyTorch's ``h.0, h.1``.
 """
 
 from __future__ import annotations
@@ -84,7 +89,8 @@ def torch_arrays(model) -> dict[str, np.ndarray]:
 def flax_arrays(variables) -> dict[str, np.ndarray]:
     """The leaves by winit path (winit.jax.specs lists them in the tree's leaf order)."""
     leaves = jax.tree_util.tree_leaves(variables)
-    return {p: np.asarray(x) for p, x in zip(wj.specs(variables), leaves, strict=True)}
+    paths = wj.specs(variables, lists=("layers", "h"))
+    return {p: np.asarray(x) for p, x in zip(paths, leaves, strict=True)}
 
 
 def canonical(arrays, specs) -> dict[str, np.ndarray]:
@@ -92,11 +98,17 @@ def canonical(arrays, specs) -> dict[str, np.ndarray]:
     return {p: np.transpose(a, specs[p].to_canonical) for p, a in arrays.items()}
 
 
-def initialize(torch_model, flax_model, x_flax, recipe, overrides=None):
-    """Both twins initialized by winit: (torch plan, flax plan, flax variables)."""
+def initialize(
+    torch_model, flax_model, x_flax, recipe, overrides=None, *, modules=True, lists=("layers", "h")
+):
+    """Both twins initialized by winit: (torch plan, flax plan, flax variables).
+    ``modules=False`` reads the Flax tree alone."""
     tplan = wt.init_(torch_model, recipe, rng=SEED)
     shapes = jax.eval_shape(flax_model.init, jax.random.key(0), x_flax)
-    variables, fplan = wj.init(shapes, recipe, rng=SEED, overrides=overrides)
+    found = wj.modules(flax_model, x_flax) if modules else None
+    variables, fplan = wj.init(
+        shapes, recipe, rng=SEED, overrides=overrides, lists=lists, modules=found
+    )
     return tplan, fplan, variables
 
 
@@ -238,13 +250,11 @@ class FlaxCNN(fnn.Module):
 
 
 def cnn_overrides() -> dict[str, ParamSpec]:
-    """What the Flax names cannot tell: conv2's groups, and that ``up`` is PyTorch's
-    ConvTranspose2d (torch_default's rule for it reads the module tag)."""
-    conv2 = ParamSpec((3, 3, 8 // GROUPS, 8), "conv", groups=GROUPS)
+    """What neither the names nor the modules tell: that ``up``, a module of the
+    twin's own, is PyTorch's ConvTranspose2d (torch_default's rule for it reads the
+    module tag). conv2's groups come from ``winit.jax.modules``."""
     up = ParamSpec((2, 2, 8, 4), "conv", tags={"module": "ConvTranspose2d"})
     return {
-        "conv2.weight": conv2,
-        "conv2.bias": ParamSpec((8,), "bias", fans=(conv2.fan_in, conv2.fan_out)),
         "up.weight": up,
         "up.bias": ParamSpec((4,), "bias", fans=(up.fan_in, up.fan_out),
                              tags={"module": "ConvTranspose2d"}),
@@ -294,7 +304,8 @@ def test_the_bound_catches_flattening_in_the_wrong_order():
 
 
 def test_what_the_flax_names_cannot_tell():
-    """Without overrides the Flax bridge reads the grouped kernel with groups=1 and
+    """From the tree alone (no modules, no overrides) the Flax bridge reads the
+    grouped kernel with groups=1 and
     the transposed conv as a plain conv. Recipes whose draws read only fan-in, or
     no fan, still give every parameter the same bits; the plans differ in the
     grouped conv's fan-out alone. A fan-average recipe (Glorot) and torch_default's
@@ -312,7 +323,9 @@ def test_what_the_flax_names_cannot_tell():
         ("torch_default", {"up.weight", "up.bias"}),
     ]:
         torch_model = TorchCNN()
-        tplan, fplan, variables = initialize(torch_model, FlaxCNN(), x, RECIPES[name])
+        tplan, fplan, variables = initialize(
+            torch_model, FlaxCNN(), x, RECIPES[name], modules=False
+        )
         lines = tplan.diff(fplan)
         assert lines and all(line.startswith(("conv2.", "up.")) for line in lines), name
         assert f"conv2.weight: fans {grouped} -> {ungrouped}" in lines, name
@@ -507,15 +520,11 @@ def test_gpt2_scales_the_residual_projections_in_both():
         assert math.isclose(row.std, 0.02)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="winit.jax splits every module name ending in _<digits> (ln_1 -> ln.1), "
-    "explicit names included, not only Flax's numbering (Dense_0, h_0)",
-)
 def test_gpt2_style_numbered_names_keep_their_paths():
     """GPT-2 names its LayerNorms ``ln_1`` and ``ln_2`` (PyTorch: ``h.0.ln_1.weight``);
-    a Flax twin with the same attribute names should get the same paths, hence
-    the same keys and values."""
+    a Flax twin with the same attribute names gets the same paths, hence the
+    same keys and values: names a model chose are never split, and the list
+    ``self.h`` is numbered as PyTorch's ModuleList by ``lists=('h',)``."""
 
     class TorchNorms(tnn.Module):
         def __init__(self) -> None:
@@ -537,4 +546,36 @@ def test_gpt2_style_numbered_names_keep_their_paths():
             return x
 
     shapes = jax.eval_shape(FlaxNorms().init, jax.random.key(0), jnp.ones((1, WIDTH)))
-    assert sorted(wj.specs(shapes)) == sorted(wt.specs(TorchNorms()))
+    assert sorted(wj.specs(shapes, lists=("h",))) == sorted(wt.specs(TorchNorms()))
+    assert sorted(wj.specs(shapes)) == [
+        "h_0.ln_1.bias",
+        "h_0.ln_1.weight",
+        "h_1.ln_1.bias",
+        "h_1.ln_1.weight",
+    ]
+
+
+def test_flax_conv_transpose_gets_torchs_fan_in_under_torch_default():
+    """Flax's own ``nn.ConvTranspose``, read with its module, is sampled by
+    torch_default as PyTorch's ConvTranspose2d of the same channels: the bound of
+    weight and bias is 1/sqrt(fan_in) with torch's own fan-in of the transposed
+    weight (``weight.size(1) * k``), not the forward convolution's ``in * k``."""
+
+    class Up(fnn.Module):
+        @fnn.compact
+        def __call__(self, x):
+            return fnn.ConvTranspose(4, (2, 2), strides=(2, 2), name="up")(x)
+
+    x = jnp.ones((1, 5, 5, 8))
+    shapes = jax.eval_shape(Up().init, jax.random.key(0), x)
+    variables, plan = wj.init(shapes, "torch_default", SEED, modules=wj.modules(Up(), x))
+    fan_in, _ = tnn.init._calculate_fan_in_and_fan_out(tnn.ConvTranspose2d(8, 4, 2).weight)
+    for leaf in ("weight", "bias"):
+        (row,) = plan.rows_of(f"up.{leaf}")
+        assert row.spec.tags["module"] == "ConvTranspose"
+        assert row.bounds == pytest.approx((-1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in)))
+    (without,) = wj.init(shapes, "torch_default", SEED)[1].rows_of("up.weight")
+    assert without.bounds == pytest.approx((-1 / math.sqrt(8 * 4), 1 / math.sqrt(8 * 4)))
+    # 128 draws: all below 0.9 of the bound with probability 0.9**128 < 2e-6
+    kernel = np.asarray(variables["params"]["up"]["kernel"])
+    assert 0.9 / math.sqrt(fan_in) < np.abs(kernel).max() <= 1 / math.sqrt(fan_in)

@@ -22,10 +22,17 @@ way share paths (and hence keys and values):
   ``'batch_stats'``, stay as the first segment);
 * an attribute ``value`` at the end (Flax's boxed leaves: ``nn.Partitioned``,
   ``nnx.Variable``) is dropped;
-* a module name ending in ``_<digits>`` becomes two segments: ``Dense_0`` is
-  ``Dense.0``, ``layers_3`` is ``layers.3`` (so the layer index of a path, its
-  first all-digit segment, is the module's number); list and tuple entries are
-  their index;
+* the names Flax numbers become two segments, so that the layer index of a
+  path (its first all-digit segment) is the module's number: Flax's automatic
+  names ``ClassName_<n>`` (a name starting with a capital letter: ``Dense_0``
+  is ``Dense.0``, ``Block_3`` is ``Block.3``), and the entries ``attr_<n>`` of
+  the list attributes named in ``lists`` (default ``('layers',)``, the field of
+  ``nn.Sequential``: ``layers_3`` is ``layers.3``; a list ``self.h = [Block(),
+  ...]`` assigned in ``setup`` is ``h_0, h_1``, and ``lists=('h',)`` makes it
+  ``h.0, h.1`` as PyTorch's ``nn.ModuleList`` names it). Every other name stays
+  as it is: the names a model chose, ``ln_1`` or T5's ``wi_0``, are PyTorch's
+  too. Pytree list and tuple entries (nnx's lists, HF Flax's ``name=str(i)``)
+  are their index already;
 * the leaf names become PyTorch's:
 
   ==============  ===========  ============================================================
@@ -45,7 +52,21 @@ So ``{'params': {'Dense_0': {'kernel': (784, 256)}}}`` is ``Dense.0.weight``, a
 ``(784, 256)`` dense weight in the ``'xw'`` layout: the transpose of PyTorch's
 ``(256, 784)`` ``Dense.0.weight`` in the ``'torch'`` layout, with the same values.
 A Flax ``Conv`` kernel ``(kh, kw, in // groups, out)`` already holds one group's
-inputs, so its fans are read off its shape (``groups=1``).
+inputs; from the tree alone its fans are read off its shape with ``groups=1``,
+as Flax's own initializers read them (fan-out ``out * k``, where PyTorch's
+bridge, which knows the groups, has ``out / groups * k``).
+
+.. rubric:: Modules
+
+A pytree holds arrays, not the modules that made them. :func:`modules` reads
+them off the model itself (a linen model traced with :func:`jax.eval_shape`,
+nothing sampled; an nnx model walked) and ``specs(tree, modules=...)`` takes
+from each leaf's module what the names cannot tell: the tag ``module``, the
+module's class name (``'Dense'``, ``'Conv'``, ``'ConvTranspose'``; the RNN
+cells and attention projections keep the names above), and the ``groups`` of a
+convolution kernel (``feature_group_count``). So a grouped ``nn.Conv`` has
+PyTorch's fans, and ``torch_default`` samples an ``nn.ConvTranspose`` as
+PyTorch's transposed convolution.
 
 Flax's RNN cells are recognized by their submodules' names: ``LSTMCell`` and
 ``OptimizedLSTMCell`` (``ii, if, ig, io, hi, hf, hg, ho``), ``GRUCell``
@@ -87,7 +108,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -108,11 +129,13 @@ from ._registry import get
 from ._seeds import Key
 from .model import ParamSpec, Plan
 from .model import plan as make_plan
-from .model._params import check_path
+from .model._params import _SEGMENT, check_path
 
-__all__ = ["init", "initializer", "specs"]
+__all__ = ["init", "initializer", "modules", "specs"]
 
 _NUMBERED = re.compile(r"(.+?)_(\d+)")
+_AUTO_NAMED = re.compile(r"[A-Z][A-Za-z0-9_]*")  # Flax names a module ClassName_<n>
+_LISTS = ("layers",)  # nn.Sequential's list field
 _LEAF_NAMES = {"kernel": "weight", "embedding": "weight", "scale": "weight", "bias": "bias"}
 _CELLS = {  # Flax's RNN cells, by the names of their submodules
     frozenset({"ii", "if", "ig", "io", "hi", "hf", "hg", "ho"}): "LSTMCell",
@@ -293,12 +316,15 @@ def _raw_path(entries: tuple[Any, ...]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _canonical(raw: tuple[str, ...], where: str) -> str:
+def _canonical(raw: tuple[str, ...], where: str, lists: frozenset[str]) -> str:
     """The winit path of a raw path: numbered modules split, leaf names PyTorch's."""
     segments: list[str] = []
     for name in raw[:-1]:
         numbered = _NUMBERED.fullmatch(name)
-        segments.extend(numbered.groups() if numbered else (name,))
+        if numbered and (_AUTO_NAMED.fullmatch(numbered[1]) or numbered[1] in lists):
+            segments.extend(numbered.groups())
+        else:
+            segments.append(name)
     segments.append(_LEAF_NAMES.get(raw[-1], raw[-1]))
     path = ".".join(segments)
     try:
@@ -314,7 +340,14 @@ def _canonical(raw: tuple[str, ...], where: str) -> str:
 class _Tree:
     """A pytree's leaves, by winit path, and how to put it back together."""
 
-    def __init__(self, tree: Any) -> None:
+    def __init__(
+        self,
+        tree: Any,
+        lists: Any = _LISTS,
+        modules: Mapping[tuple[str, ...], Any] | None = None,
+    ) -> None:
+        self.lists = lists = _check_lists(lists)
+        self.modules = _check_modules(modules)
         flat, self.treedef = jax.tree_util.tree_flatten_with_path(tree)
         if not flat:
             msg = f"tree has no leaves; pass a pytree of arrays (Flax's variables); got {tree!r}"
@@ -331,7 +364,7 @@ class _Tree:
                 )
                 raise TypeError(msg)
             raw = _raw_path(entries)
-            path = _canonical(raw, where)
+            path = _canonical(raw, where, lists)
             if path in self.leaves:
                 first = ".".join(self.raw[path])
                 msg = (
@@ -384,6 +417,11 @@ class _Tree:
         attention = _attention(module, children)
         if attention is not None:
             tags["module"] = attention
+        groups = 1
+        made_by = self.modules.get(module)
+        if made_by is not None:
+            tags.setdefault("module", type(made_by).__name__)
+            groups = getattr(made_by, "feature_group_count", 1)
         if name == "kernel" and len(shape) >= 2:
             kind = "dense" if len(shape) == 2 else "conv"
             if cell is not None and module[-1].startswith("h"):
@@ -404,7 +442,9 @@ class _Tree:
             if kernel is not None and kernel.fan_in is not None and kernel.fan_out is not None:
                 fans = (kernel.fan_in, kernel.fan_out)
         try:
-            return ParamSpec(shape, kind, dtype=leaf.dtype, fans=fans, tags=tags)
+            if kind != "conv":
+                groups = 1
+            return ParamSpec(shape, kind, dtype=leaf.dtype, groups=groups, fans=fans, tags=tags)
         except (TypeError, ValueError) as error:
             msg = f"parameter {path!r}: {error}"
             raise type(error)(msg) from None
@@ -423,6 +463,106 @@ def _cell(module: tuple[str, ...], children: Mapping[tuple[str, ...], set[str]])
     if not module:
         return None
     return _CELLS.get(frozenset(children.get(module[:-1], ())))
+
+
+def _check_lists(lists: Any) -> frozenset[str]:
+    if isinstance(lists, str) or not isinstance(lists, Iterable):
+        msg = f"lists must be a tuple of attribute names (e.g. ('layers', 'h')); got {lists!r}"
+        raise TypeError(msg)
+    names = tuple(lists)
+    for name in names:
+        if not isinstance(name, str) or not _SEGMENT.fullmatch(name):
+            msg = (
+                f"lists holds {name!r}; each entry must be an attribute name of letters, "
+                "digits, '_' and '-'"
+            )
+            raise ValueError(msg)
+    return frozenset(names)
+
+
+def _check_modules(modules: Any) -> dict[tuple[str, ...], Any]:
+    if modules is None:
+        return {}
+    if not isinstance(modules, Mapping) or not all(
+        isinstance(k, tuple) and all(isinstance(n, str) for n in k) for k in modules
+    ):
+        msg = (
+            "modules must be the mapping winit.jax.modules(model, ...) returns (module "
+            f"path tuples to modules); got {modules!r}"
+        )
+        raise TypeError(msg)
+    return dict(modules)
+
+
+def modules(model: Any, *args: Any, rngs: Any = None, **kwargs: Any) -> dict[tuple[str, ...], Any]:
+    """The submodules of a Flax model by module path, for ``specs(..., modules=)``.
+
+    A pytree of parameters does not say which module made a leaf: this reads it
+    off the model. A linen model is traced, ``jax.eval_shape(model.init, rngs,
+    *args, **kwargs)`` with every module call recorded (nothing is sampled or
+    compiled); an nnx model is walked (pass no inputs).
+
+    Parameters
+    ----------
+    model : flax.linen.Module or flax.nnx.Module
+        The model.
+    *args, **kwargs
+        A linen model's example inputs, as for ``model.init`` (their shapes are
+        what matters).
+    rngs : JAX key or dict of JAX keys, optional
+        What ``model.init`` takes as ``rngs`` (default ``jax.random.key(0)``;
+        a dict for a model that draws from other streams at init).
+
+    Returns
+    -------
+    dict of tuple of str to module
+        Each module by its path in the variables (``('Conv_0',)``,
+        ``('layers', '0')``), the path its leaves' keys start with.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is no Flax module, or inputs are given for an nnx model.
+
+    Examples
+    --------
+    >>> import jax, winit.jax
+    >>> import flax.linen as nn
+    >>> model = nn.Sequential([nn.Conv(8, (3, 3), feature_group_count=2), nn.Dense(4)])
+    >>> x = jax.numpy.ones((1, 8, 8, 4))
+    >>> found = winit.jax.modules(model, x)
+    >>> sorted((".".join(path), type(m).__name__) for path, m in found.items())
+    [('', 'Sequential'), ('layers_0', 'Conv'), ('layers_1', 'Dense')]
+    >>> spec = winit.jax.specs(jax.eval_shape(model.init, jax.random.key(0), x),
+    ...                        modules=found)["layers.0.weight"]
+    >>> spec.groups, (spec.fan_in, spec.fan_out), spec.tags["module"]
+    (2, (18, 36), 'Conv')
+    """
+    try:
+        from flax import linen, nnx
+    except ImportError as error:
+        msg = "winit.jax.modules needs flax: pip install flax"
+        raise ImportError(msg, name=error.name) from error
+    found: dict[tuple[str, ...], Any] = {}
+    if isinstance(model, nnx.Module):
+        if args or kwargs or rngs is not None:
+            msg = "an nnx model is walked, not run: pass no inputs and no rngs"
+            raise TypeError(msg)
+        for path, node in nnx.iter_graph(model):
+            if isinstance(node, nnx.Module):
+                found.setdefault(tuple(str(p) for p in path), node)
+        return found
+    if not isinstance(model, linen.Module):
+        msg = f"model must be a flax.linen or flax.nnx Module; got {type(model).__name__}"
+        raise TypeError(msg)
+
+    def record(call: Any, call_args: Any, call_kwargs: Any, context: Any) -> Any:
+        found.setdefault(tuple(context.module.path), context.module)
+        return call(*call_args, **call_kwargs)
+
+    with linen.intercept_methods(record):
+        jax.eval_shape(model.init, jax.random.key(0) if rngs is None else rngs, *args, **kwargs)
+    return found
 
 
 def _check_overrides(
@@ -451,7 +591,13 @@ def _check_overrides(
     return out
 
 
-def specs(tree: Any, *, overrides: Mapping[str, ParamSpec] | None = None) -> dict[str, ParamSpec]:
+def specs(
+    tree: Any,
+    *,
+    overrides: Mapping[str, ParamSpec] | None = None,
+    lists: Iterable[str] = _LISTS,
+    modules: Mapping[tuple[str, ...], Any] | None = None,
+) -> dict[str, ParamSpec]:
     """The framework-neutral description of a pytree of parameters: winit path to
     :class:`winit.ParamSpec`.
 
@@ -465,6 +611,12 @@ def specs(tree: Any, *, overrides: Mapping[str, ParamSpec] | None = None) -> dic
         Specs for the leaves the names cannot classify, by winit path (e.g. a
         ``DenseGeneral`` kernel, whose fans are its flattened input and output
         axes). An override's shape must be the leaf's; its dtype is the leaf's.
+    lists : iterable of str, default ('layers',)
+        The list attributes of linen modules whose entries ``attr_<n>`` become
+        ``attr.<n>`` (the rule in this module's docstring).
+    modules : mapping, optional
+        The model's modules, from :func:`modules`: each leaf's module class
+        (tag ``module``) and a convolution's groups.
 
     Returns
     -------
@@ -480,7 +632,7 @@ def specs(tree: Any, *, overrides: Mapping[str, ParamSpec] | None = None) -> dic
     ValueError
         For a leaf whose path breaks the path grammar or collides with
         another's, a non-float leaf, or an override of a path the tree lacks or
-        of another shape.
+        of another shape, or an entry of ``lists`` that is no attribute name.
 
     Examples
     --------
@@ -497,7 +649,7 @@ def specs(tree: Any, *, overrides: Mapping[str, ParamSpec] | None = None) -> dic
     layers.2.bias (10,) bias (256, 10)
     layers.2.weight (256, 10) dense None
     """
-    return _Tree(tree).specs(overrides)
+    return _Tree(tree, lists, modules).specs(overrides)
 
 
 # -- specs to arrays -----------------------------------------------------------------------
@@ -521,7 +673,7 @@ def _shardings(shardings: Any, tree: _Tree) -> dict[str, Any]:
                 f"{where} is {value!r}"
             )
             raise TypeError(msg)
-        found[_canonical(_raw_path(entries), where)] = value
+        found[_canonical(_raw_path(entries), where, tree.lists)] = value
     missing = [p for p in tree.paths if p not in found]
     extra = [p for p in found if p not in tree.leaves]
     if missing or extra:
@@ -559,6 +711,8 @@ def init(
     *,
     shardings: Any = None,
     overrides: Mapping[str, ParamSpec] | None = None,
+    lists: Iterable[str] = _LISTS,
+    modules: Mapping[tuple[str, ...], Any] | None = None,
     dims: Mapping[str, Any] | None = None,
 ) -> tuple[Any, Plan]:
     """Initialize a pytree of parameters with a recipe: new jax arrays, and the plan.
@@ -594,6 +748,9 @@ def init(
         the others go to JAX's default device.
     overrides : mapping of str to ParamSpec, optional
         Specs for leaves the names cannot classify, as for :func:`specs`.
+    lists, modules
+        How to name numbered list entries, and the model's modules, as for
+        :func:`specs`.
     dims : mapping, optional
         Model dimensions for the recipe, as for :func:`winit.plan`.
 
@@ -628,7 +785,7 @@ def init(
     >>> bool((np.asarray(w) == plan.array("layers.0.weight")).all())
     True
     """
-    found = _Tree(tree)
+    found = _Tree(tree, lists, modules)
     params = found.specs(overrides)
     where = _shardings(shardings, found)
     if _is_jax_key(rng):

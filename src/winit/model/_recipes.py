@@ -13,7 +13,8 @@ import math
 from ._recipe import Recipe, Rule, register
 
 _RNN = ("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell")
-_CONV_TRANSPOSE = ("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")
+# PyTorch's, and Flax's nn.ConvTranspose (tagged by winit.jax.modules)
+_CONV_TRANSPOSE = ("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "ConvTranspose")
 _LSTM = ("LSTM", "LSTMCell", "ConvLSTMCell")  # Keras tags the cell that owns the variables
 _BOUND = "1 / sqrt(fan_in)"
 
@@ -66,7 +67,7 @@ def torch_default() -> Recipe:
     - MultiheadAttention: ``bias_k``, ``bias_v``: Xavier normal;
     - Bilinear weight and bias: :math:`U(\pm 1/\sqrt{\mathrm{in1}})`;
     - ConvTranspose weight and bias: as Linear, with PyTorch's fan-in ``weight.size(1) *
-      kernel``;
+      kernel`` (Flax's ``nn.ConvTranspose`` too, tagged by :func:`winit.jax.modules`);
     - Linear, Conv weight: ``kaiming_uniform_(a=sqrt(5))``, that is :math:`U(\pm
       1/\sqrt{\mathrm{fan\_in}})`;
     - Linear, Conv bias: :math:`U(\pm 1/\sqrt{\mathrm{fan\_in}})`;
