@@ -542,3 +542,38 @@ def test_errors_for_unsupported_parameters():
     lazy = nn.Sequential(nn.LazyLinear(4))
     with pytest.raises(ValueError, match=r"parameter '0.weight' of a lazy module"):
         wt.specs(lazy)
+
+
+def test_torch_default_reproduces_nn_transformers_own_reset():
+    """nn.Transformer's constructor re-initializes every parameter of two or more
+    dimensions it holds with Xavier uniform (over the whole tensor: the packed
+    in_proj_weight as one matrix); its biases and norms keep their modules'
+    defaults. torch_default does the same, read through the tag reset_by."""
+    torch.manual_seed(0)
+    theirs = nn.Transformer(
+        d_model=128,
+        nhead=4,
+        num_encoder_layers=1,
+        num_decoder_layers=1,
+        dim_feedforward=512,
+        batch_first=True,
+    )
+    mine = copy.deepcopy(theirs)
+    plan = wt.init_(mine, "torch_default", rng=3)
+    reference = dict(theirs.named_parameters())
+    xavier = 0
+    for path, param in mine.named_parameters():
+        a, b = reference[path].detach().numpy(), param.detach().numpy()
+        assert plan.params[path].tags["reset_by"] == "Transformer"
+        if np.all(a == a.flat[0]):
+            assert np.array_equal(a, b), path
+            continue
+        _same_law(a, b, path)
+        if a.ndim > 1:  # the bound torch's own fans give
+            fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(reference[path])
+            bound = math.sqrt(6 / (fan_in + fan_out))
+            assert np.abs(a).max() <= np.float32(bound) and np.abs(b).max() <= bound, path
+            assert np.abs(b).max() >= bound * (1 - 20 / b.size), path
+            xavier += 1
+    assert xavier == 10  # encoder: 2 attention matrices, 2 linear; decoder: 4 and 2
+    assert "reset_by" not in wt.specs(nn.TransformerEncoderLayer(16, 2))["linear1.weight"].tags

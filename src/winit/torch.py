@@ -52,7 +52,10 @@ split bias, so that a recipe can bound it by :math:`1/\sqrt{\mathrm{fan\_in}}`;
 attention. Every spec is tagged ``module`` (the module's type: for a subclass
 of a type above, that PyTorch type's name, so that ``where={'module': 'LSTM'}``
 covers subclasses too; else the class name), ``class`` (the class name itself)
-and ``parent`` (the owning module's parent's ``module`` name, or None).
+and ``parent`` (the owning module's parent's ``module`` name, or None). A
+parameter inside an ``nn.Transformer``, whose constructor re-initializes every
+parameter of two or more dimensions it holds (Xavier uniform), is also tagged
+``reset_by='Transformer'`` (the nearest such enclosing module).
 
 Parameters of any other module (a raw ``nn.Parameter`` such as a positional
 table), and parameters of a recognised module under a name it does not define,
@@ -315,6 +318,21 @@ def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
+# modules whose constructors re-initialize the parameters of their submodules
+_RESETS_DESCENDANTS = (nn.Transformer,)
+
+
+def _reset_by(prefix: str, modules: Mapping[str, nn.Module]) -> str | None:
+    """The type of the nearest module at or above ``prefix`` that re-initializes
+    its descendants, or None."""
+    parts = prefix.split(".") if prefix else []
+    for end in range(len(parts), -1, -1):
+        module = modules.get(".".join(parts[:end]))
+        if isinstance(module, _RESETS_DESCENDANTS):
+            return _type_name(_module_class(module))
+    return None
+
+
 def _walk(module: nn.Module) -> dict[str, tuple[nn.Parameter, ParamSpec]]:
     """Every unique parameter, by its first path, with its spec."""
     modules = dict(module.named_modules())
@@ -340,6 +358,9 @@ def _walk(module: nn.Module) -> dict[str, tuple[nn.Parameter, ParamSpec]]:
             "parent": None if parent is None else _type_name(_module_class(parent)),
             **extra,
         }
+        reset_by = _reset_by(prefix, modules)
+        if reset_by is not None:
+            tags["reset_by"] = reset_by
         for name, param in own:
             seen.add(id(param))
             path = _join(prefix, name)

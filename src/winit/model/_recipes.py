@@ -58,6 +58,9 @@ def torch_default() -> Recipe:
 
     Rules, first match wins:
 
+    - inside an ``nn.Transformer`` (tag ``reset_by``): every weight of two or more
+      dimensions, Xavier uniform over the whole tensor (its constructor's
+      ``_reset_parameters``); the rest as below;
     - RNN, LSTM, GRU (and cells): every weight and bias: :math:`U(\pm
       1/\sqrt{\mathrm{hidden}})`;
     - MultiheadAttention: packed ``in_proj_weight``: Xavier uniform over the whole packed
@@ -85,6 +88,9 @@ def torch_default() -> Recipe:
     hidden = "1 / sqrt(hidden_size)"
     return Recipe(
         [
+            Rule("*", "xavier_uniform", kind=("dense", "conv", "embedding", "recurrent"),
+                 where={"reset_by": "Transformer"},
+                 whole=True, optional=True),
             Rule("*", "uniform", where={"module": _RNN}, optional=True,
                  config={"low": f"-{hidden}", "high": hidden}),
             Rule("*in_proj_weight", "xavier_uniform", where={"module": "MultiheadAttention"},
