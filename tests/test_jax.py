@@ -448,6 +448,26 @@ def test_nnx_state():
     assert _bitwise(model.layers[0].kernel[...], plan.array("layers.0.weight"))
 
 
+def test_batch_norm_statistics_under_flax_default():
+    """The whole state of an nnx model, BatchNorm's running statistics included,
+    is covered by flax_default: mean 0 and var 1, as nnx.BatchNorm starts them."""
+    nnx = pytest.importorskip("flax.nnx")
+    model = nnx.Sequential(nnx.Linear(6, 4, rngs=nnx.Rngs(0)), nnx.BatchNorm(4, rngs=nnx.Rngs(0)))
+    state = nnx.state(model)
+    found = wj.specs(state)
+    assert {p: s.tags.get("statistic") for p, s in found.items() if s.kind == "other"} == {
+        "layers.1.mean": "mean",
+        "layers.1.var": "var",
+    }
+    new, _ = wj.init(state, "flax_default", 0)
+    fresh = nnx.Sequential(nnx.Linear(6, 4, rngs=nnx.Rngs(1)), nnx.BatchNorm(4, rngs=nnx.Rngs(1)))
+    for name in ("mean", "var"):
+        ours = np.asarray(getattr(new["layers"][1], name)[...])
+        assert np.array_equal(ours, np.asarray(getattr(fresh.layers[1], name)[...])), name
+    # a leaf called mean without a var beside it is no statistic
+    assert "statistic" not in wj.specs({"head": {"mean": SDS((3,))}})["head.mean"].tags
+
+
 # -- init() against the numpy core ---------------------------------------------------------
 
 

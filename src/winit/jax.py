@@ -45,6 +45,9 @@ way share paths (and hence keys and values):
   ``scale``       ``weight``   ``'norm_scale'``
   ``bias``        ``bias``     ``'norm_shift'`` beside a ``scale``, else ``'bias'`` with the
                                fans of the kernel beside it
+  ``mean``,       unchanged    ``'other'``, tagged ``statistic`` (``'mean'``, ``'var'``) where
+  ``var``                      both are siblings: BatchNorm's running statistics (linen's
+                               ``batch_stats`` collection, nnx's ``BatchStat``)
   anything else   unchanged    ``'other'``
   ==============  ===========  ============================================================
 
@@ -436,6 +439,8 @@ class _Tree:
             kind = "norm_scale"
         elif name == "bias" and "scale" in siblings:
             kind = "norm_shift"
+        elif name in ("mean", "var") and {"mean", "var"} <= siblings.keys():
+            tags["statistic"] = name  # BatchNorm's running statistics, linen's and nnx's
         elif name == "bias":
             kind = "bias"
             kernel = (done or {}).get(siblings.get("kernel", ""))

@@ -159,8 +159,9 @@ def flax_default() -> Recipe:
     truncated normal at two standard deviations rescaled to variance
     ``1/fan_in`` (winit's ``lecun_truncated_normal``); recurrent kernels
     ``orthogonal``; ``Embed``: ``N(0, 1/features)``; biases 0; norm scales 1,
-    shifts 0; ``BatchNorm``'s statistics (collection ``batch_stats``, as
-    :mod:`winit.jax` names them): ``mean`` 0, ``var`` 1.
+    shifts 0; ``BatchNorm``'s running statistics (linen's collection
+    ``batch_stats``, nnx's ``BatchStat``; tag ``statistic``, as :mod:`winit.jax`
+    reads them): ``mean`` 0, ``var`` 1.
 
     Source: ``flax/linen/{linear,recurrent,normalization}.py`` and
     ``jax/_src/nn/initializers.py``.
@@ -172,8 +173,8 @@ def flax_default() -> Recipe:
             Rule("*", "normal", kind="embedding", optional=True,
                  config={"std": "1 / sqrt(fan_out)"}),
             Rule("*", "zeros", kind="bias", optional=True),
-            Rule("batch_stats*.mean", "zeros", kind="other", optional=True),
-            Rule("batch_stats*.var", "ones", kind="other", optional=True),
+            Rule("*", "zeros", where={"statistic": "mean"}, optional=True),
+            Rule("*", "ones", where={"statistic": "var"}, optional=True),
             *_norms(),
         ],
         name="flax_default",
