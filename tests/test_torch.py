@@ -577,3 +577,54 @@ def test_torch_default_reproduces_nn_transformers_own_reset():
             xavier += 1
     assert xavier == 10  # encoder: 2 attention matrices, 2 linear; decoder: 4 and 2
     assert "reset_by" not in wt.specs(nn.TransformerEncoderLayer(16, 2))["linear1.weight"].tags
+
+
+# -- parametrized tensors (torch.nn.utils.parametrize) ------------------------------------
+
+
+def test_parametrized_weights_are_planned_by_their_own_paths():
+    """A weight-normed convolution's weight is planned as the convolution's weight
+    (the same path, kind and key as without the parametrization) and stored
+    through right_inverse, as registering weight_norm on an initialized module
+    stores it: the weight the module computes is the sampled one."""
+    from torch.nn.utils.parametrizations import spectral_norm, weight_norm
+
+    model = nn.Sequential(weight_norm(nn.Conv1d(8, 16, 3)), spectral_norm(nn.Linear(16, 4)))
+    found = wt.specs(model)
+    assert list(found) == ["0.bias", "0.weight", "1.bias", "1.weight"]
+    plain = wt.specs(nn.Sequential(nn.Conv1d(8, 16, 3), nn.Linear(16, 4)))
+    assert found == plain
+    plan = wt.init_(model, "torch_default", rng=5)
+    with torch.no_grad():
+        conv_weight = model[0].weight.numpy()
+    np.testing.assert_allclose(conv_weight, plan.array("0.weight"), rtol=1e-6, atol=1e-7)
+    original = model[1].parametrizations.weight.original.detach().numpy()
+    assert np.array_equal(original, plan.array("1.weight"))
+    assert np.array_equal(model[0].bias.detach().numpy(), plan.array("0.bias"))
+
+
+def test_parametrized_weights_on_the_meta_device():
+    from torch.nn.utils.parametrizations import weight_norm
+
+    with torch.device("meta"):
+        model = weight_norm(nn.Linear(32, 8, bias=False))
+    assert wt.specs(model)["weight"].shape == (8, 32)
+    with pytest.raises(ValueError, match="'weight' is on the meta device"):
+        wt.init_(model, rng=0)
+    model.to_empty(device="cpu")
+    plan = wt.init_(model, "simple", rng=0)
+    with torch.no_grad():
+        np.testing.assert_allclose(model.weight.numpy(), plan.array("weight"), rtol=1e-6)
+
+
+def test_a_parametrization_without_right_inverse_is_named():
+    from torch.nn.utils import parametrize
+
+    class Symmetric(nn.Module):
+        def forward(self, x):
+            return x.triu() + x.triu(1).transpose(0, 1)
+
+    model = nn.Linear(4, 4)
+    parametrize.register_parametrization(model, "weight", Symmetric())
+    with pytest.raises(ValueError, match="parameter 'weight' is parametrized.*right_inverse"):
+        wt.init_(model, rng=0)

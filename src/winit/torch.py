@@ -57,6 +57,16 @@ parameter inside an ``nn.Transformer``, whose constructor re-initializes every
 parameter of two or more dimensions it holds (Xavier uniform), is also tagged
 ``reset_by='Transformer'`` (the nearest such enclosing module).
 
+A parametrized tensor (``torch.nn.utils.parametrize``: ``weight_norm``,
+``spectral_norm``, ``orthogonal``, your own) is planned by its own path and
+spec (``conv.weight`` of a weight-normed ``Conv1d`` is the convolution's
+weight: the same path, kind and key as without the parametrization), and
+written by assigning it, which stores it through the parametrizations'
+``right_inverse``, as registering them on a freshly initialized module does
+(weight norm's ``g`` and ``v`` then compute the sampled weight; spectral norm
+keeps it as its unnormalized ``original``). A parametrization without a
+``right_inverse`` cannot be initialized, and the error names the tensor.
+
 Parameters of any other module (a raw ``nn.Parameter`` such as a positional
 table), and parameters of a recognised module under a name it does not define,
 fall back to: a 1-D parameter whose name ends in ``bias`` is a bias without
@@ -118,6 +128,7 @@ import numpy as np
 try:
     import torch
     from torch import nn
+    from torch.nn.utils import parametrize
 except ImportError as error:  # PyTorch is not installed
     _msg = "winit.torch needs PyTorch: pip install torch"
     raise ImportError(_msg, name=error.name) from error
@@ -158,10 +169,13 @@ def _is_norm(module: nn.Module) -> bool:
 
 
 def _module_class(module: nn.Module) -> type:
-    """The module's own class; for a module ``fully_shard`` (FSDP2) has wrapped, the
-    class it wrapped (FSDP2 swaps in a subclass ``FSDP<name>``), so that sharding
-    changes no tag."""
+    """The module's own class; for a module ``fully_shard`` (FSDP2) has wrapped or
+    ``parametrize`` has parametrized, the class it wrapped (both swap in a
+    subclass, ``FSDP<name>`` and ``Parametrized<name>``), so that neither changes
+    a tag."""
     cls = type(module)
+    if parametrize.is_parametrized(module):
+        cls = cls.__bases__[0]
     fsdp = sys.modules.get("torch.distributed.fsdp")  # not imported: nothing is wrapped
     wrapper = getattr(fsdp, "FSDPModule", None)
     if wrapper is None or not issubclass(cls, wrapper):
@@ -294,7 +308,7 @@ _DTYPES = {
 }
 
 
-def _dtype(path: str, tensor: torch.Tensor) -> str:
+def _dtype(path: str, tensor: torch.Tensor | _Parametrized) -> str:
     if tensor.dtype not in _DTYPES:
         msg = (
             f"parameter {path!r} has dtype {tensor.dtype}; winit initializes float16, "
@@ -333,13 +347,61 @@ def _reset_by(prefix: str, modules: Mapping[str, nn.Module]) -> str | None:
     return None
 
 
-def _walk(module: nn.Module) -> dict[str, tuple[nn.Parameter, ParamSpec]]:
-    """Every unique parameter, by its first path, with its spec."""
+class _Parametrized:
+    """A tensor of ``torch.nn.utils.parametrize``: ``owner.<name>`` is computed from
+    the parameters ``owner.parametrizations.<name>.original*``, and is written
+    through its parametrizations' ``right_inverse``."""
+
+    def __init__(self, owner: nn.Module, name: str, value: torch.Tensor) -> None:
+        self.owner, self.name = owner, name
+        self.shape, self.dtype, self.ndim = value.shape, value.dtype, value.ndim
+        lists: Any = owner.parametrizations
+        self.originals: list[nn.Parameter] = list(lists[name].parameters())
+
+    @property
+    def is_meta(self) -> bool:
+        return any(p.is_meta for p in self.originals)
+
+    def write(self, path: str, array: np.ndarray) -> None:
+        device = self.originals[0].device
+        value = _from_numpy(array).to(device)
+        try:
+            setattr(self.owner, self.name, value)  # right_inverse sets the originals
+        except (RuntimeError, ValueError, NotImplementedError) as error:
+            msg = (
+                f"parameter {path!r} is parametrized and cannot be set through its "
+                f"parametrizations' right_inverse: {error}"
+            )
+            raise ValueError(msg) from None
+
+
+def _parametrized(owner: nn.Module) -> list[tuple[str, _Parametrized]]:
+    """A module's parametrized tensors, by name (none for a plain module)."""
+    if not parametrize.is_parametrized(owner):
+        return []
+    out = []
+    lists: Any = owner.parametrizations
+    with torch.no_grad():
+        for name in lists:
+            out.append((name, _Parametrized(owner, name, getattr(owner, name))))
+    return out
+
+
+Target = nn.Parameter | _Parametrized
+
+
+def _walk(module: nn.Module) -> dict[str, tuple[Target, ParamSpec]]:
+    """Every unique parameter, by its first path, with its spec; a parametrized
+    tensor by its own path (``conv.weight``), standing for its originals."""
     modules = dict(module.named_modules())
     seen: set[int] = set()
-    found: dict[str, tuple[nn.Parameter, ParamSpec]] = {}
+    found: dict[str, tuple[Target, ParamSpec]] = {}
     for prefix, owner in modules.items():
-        own = [(n, p) for n, p in owner.named_parameters(recurse=False) if id(p) not in seen]
+        params = [(n, p) for n, p in owner.named_parameters(recurse=False) if id(p) not in seen]
+        own: list[tuple[str, Target]] = [*params, *_parametrized(owner)]
+        for _, target in own:
+            if isinstance(target, _Parametrized):
+                seen.update(id(p) for p in target.originals)
         if not own:
             continue
         for name, param in own:
@@ -362,7 +424,8 @@ def _walk(module: nn.Module) -> dict[str, tuple[nn.Parameter, ParamSpec]]:
         if reset_by is not None:
             tags["reset_by"] = reset_by
         for name, param in own:
-            seen.add(id(param))
+            if isinstance(param, nn.Parameter):
+                seen.add(id(param))
             path = _join(prefix, name)
             fields = known.get(name) or _fallback(name, param.ndim)
             try:
@@ -504,12 +567,15 @@ def _local_shard(path: str, target: Any) -> tuple[torch.Tensor, tuple[slice, ...
 
 
 def _write(
-    target: torch.Tensor, plan: Plan, path: str, *, index: Any = None, threads: int | None
+    target: torch.Tensor | _Parametrized, plan: Plan, path: str, *, index: Any = None, threads: int | None
 ) -> None:
     """Fill ``target`` with the parameter ``path`` (or with its block ``index``, as a
     shard of it would be): in place where numpy can see its memory, else through
     a host buffer. A DTensor (``target`` the whole parameter) gets its local shard
     alone, sampled as that block of the whole."""
+    if isinstance(target, _Parametrized):
+        target.write(path, plan.array(path, index=index, threads=threads))
+        return
     dtensor = _dtensor_type()
     if dtensor is not None and isinstance(target, dtensor):
         shard = _local_shard(path, target)
