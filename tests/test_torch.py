@@ -626,5 +626,5 @@ def test_a_parametrization_without_right_inverse_is_named():
 
     model = nn.Linear(4, 4)
     parametrize.register_parametrization(model, "weight", Symmetric())
-    with pytest.raises(ValueError, match="parameter 'weight' is parametrized.*right_inverse"):
+    with pytest.raises(ValueError, match=r"parameter 'weight' is parametrized.*right_inverse"):
         wt.init_(model, rng=0)

@@ -567,7 +567,12 @@ def _local_shard(path: str, target: Any) -> tuple[torch.Tensor, tuple[slice, ...
 
 
 def _write(
-    target: torch.Tensor | _Parametrized, plan: Plan, path: str, *, index: Any = None, threads: int | None
+    target: torch.Tensor | _Parametrized,
+    plan: Plan,
+    path: str,
+    *,
+    index: Any = None,
+    threads: int | None,
 ) -> None:
     """Fill ``target`` with the parameter ``path`` (or with its block ``index``, as a
     shard of it would be): in place where numpy can see its memory, else through
