@@ -64,7 +64,7 @@ CASES = {
         (8, 6, 3, 3), (0, 6), {"gain": 3.0, **FAN_CONFIG}, {"gain": "1"}, TypeError
     ),
     "he_normal": Case(
-        (8, 6, 3, 3), (0, 6, 3, 3), {"mode": "fan_out", **FAN_CONFIG}, {"nonlinearity": "gelu"}
+        (8, 6, 3, 3), (0, 6, 3, 3), {"mode": "fan_out", **FAN_CONFIG}, {"nonlinearity": "softmax"}
     ),
     "he_uniform": Case(
         (8, 6, 3, 3),

@@ -108,7 +108,7 @@ BAD_CONFIGS = [
     (winit.he_uniform, {"mode": None}, TypeError, "mode must be a string"),
     (winit.variance_scaling, {"distribution": "gaussian"}, ValueError, "distribution='gaussian'"),
     (winit.variance_scaling, {"distribution": 1}, TypeError, "distribution must be a string"),
-    (winit.he_normal, {"nonlinearity": "gelu"}, ValueError, "nonlinearity='gelu'"),
+    (winit.he_normal, {"nonlinearity": "softmax"}, ValueError, "nonlinearity='softmax'"),
     (winit.he_truncated_normal, {"nonlinearity": None}, TypeError, "nonlinearity must be"),
     (winit.glorot_normal, {"layout": "nchw"}, ValueError, "layout='nchw'"),
     (winit.orthogonal, {"layout": "torch-transpose"}, ValueError, "layout='torch-transpose'"),

@@ -26,6 +26,7 @@ NEEDS = {  # example: the optional packages its main needs
     "torch_flax_parity": ("torch", "jax", "flax"),
     "gpt2_meta_init": ("torch", "transformers"),
     "mup_width_sweep": (),  # draws its figure only when matplotlib is there
+    "lsuv_deep_conv": ("torch",),
 }
 WRITES = {"embedding_to_disk", "seed_checkpoint"}  # examples that write a file (--dir)
 FIGURES = {

@@ -12,7 +12,7 @@ initializer. The documentation is in ``docs/`` of the source tree.
 
 from ._constant import constant, ones, zeros
 from ._fans import fans
-from ._gains import gain
+from ._gains import activation_moments, gain
 from ._initializer import Initializer
 from ._lazy import LazyWeight
 from ._random import normal, truncated_normal, uniform
@@ -43,9 +43,9 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:
-    # winit.propagation, winit.files and the bridges are imported on first use: they
+    # winit.propagation, winit.theory, winit.files and the bridges are imported on first use: they
     # need scipy.special, the file formats and the frameworks; the initializers need none
-    if name in ("propagation", "files", "torch", "jax", "keras", "dask"):
+    if name in ("propagation", "theory", "files", "torch", "jax", "keras", "dask"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
@@ -66,6 +66,7 @@ __all__ = [
     "Recipe",
     "Rule",
     "__version__",
+    "activation_moments",
     "constant",
     "dirac",
     "fans",
@@ -93,6 +94,7 @@ __all__ = [
     "propagation",
     "recipe",
     "sparse",
+    "theory",
     "truncated_normal",
     "uniform",
     "variance_scaling",

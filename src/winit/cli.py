@@ -11,6 +11,8 @@ winit plan MODEL [--recipe NAME|FILE.json] [--dim KEY=VALUE ...] [--seed S] [--d
 winit propagate [--init NAME] [--compare NAME ...] [--activation A]
                 [--negative-slope SLOPE] [--depth L] [--width N] [--batch B]
                 [--seed S] [--dtype D] [--rows R] [--plot OUT.png] [--progress]
+winit gain NAME [--param P]
+winit theory NAME [--bias-var B] [--weight-var W] [--param P] [--phase-diagram OUT.png]
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from ._fans import fans as compute_fans
 from ._lazy import LazyWeight
 from ._propagation_cli import add_command as add_propagate_command
 from ._registry import aliases, catalog, get, parse_assignments
+from ._theory_cli import add_commands as add_theory_commands
 from .files._save import _save
 from .files._save import sample as _sample_blocks
 
@@ -441,6 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
     planning.set_defaults(run=_plan)
 
     add_propagate_command(commands)
+    add_theory_commands(commands)
     return parser
 
 

@@ -55,18 +55,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
-from scipy import special
 
+from . import _lsuv
 from . import _validation as check
+from ._activations import activation
 from ._fans import FAN_OPTIONS, FanSpec
-from ._gains import LEAKY_RELU_DEFAULT_SLOPE
 from ._initializer import Initializer
+from ._lsuv import LSUVReport, LSUVWarning
 from ._registry import get
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["ACTIVATIONS", "Propagation", "plot", "propagate"]
+__all__ = ["ACTIVATIONS", "LSUVReport", "LSUVWarning", "Propagation", "lsuv", "plot", "propagate"]
 
 InitializerLike = Initializer | str | Mapping[str, Any] | Callable[..., Any]
 """A winit initializer, a name or spec for :func:`winit.get`, a config dict, or
@@ -75,11 +76,7 @@ any callable ``f(shape, rng) -> array``."""
 SATURATION = 0.99
 """tanh outputs beyond ±0.99 and sigmoid outputs outside [0.01, 0.99] count as saturated."""
 
-_SELU_ALPHA = 1.6732632423543772848170429916717
-_SELU_SCALE = 1.0507009873554804934193349852946
-
-
-# -- activations ------------------------------------------------------------------------------
+# -- activations: the shared table (winit._activations), with propagation's flags -------------
 
 
 @dataclass(frozen=True)
@@ -93,64 +90,12 @@ class _Activation:
     flag_name: str | None = None
 
 
-def _relu_derivative(h: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return (h > 0).astype(h.dtype)
-
-
-def _leaky_relu(slope: float) -> _Activation:
-    def function(h: np.ndarray) -> np.ndarray:
-        return np.where(h > 0, h, h * h.dtype.type(slope))
-
-    def derivative(h: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return np.where(h > 0, h.dtype.type(1), h.dtype.type(slope))
-
-    return _Activation(function, derivative)
-
-
-def _selu(h: np.ndarray) -> np.ndarray:
-    negative = h.dtype.type(_SELU_SCALE * _SELU_ALPHA) * np.expm1(np.minimum(h, 0))
-    return np.where(h > 0, h.dtype.type(_SELU_SCALE) * h, negative)
-
-
-def _selu_derivative(h: np.ndarray, y: np.ndarray) -> np.ndarray:
-    # for h <= 0, y = λα(e^h - 1), so f'(h) = λα e^h = y + λα
-    return np.where(h > 0, h.dtype.type(_SELU_SCALE), y + h.dtype.type(_SELU_SCALE * _SELU_ALPHA))
-
-
-def _gelu(h: np.ndarray) -> np.ndarray:
-    return h * special.ndtr(h)
-
-
-def _gelu_derivative(h: np.ndarray, y: np.ndarray) -> np.ndarray:
-    density = np.exp(-0.5 * h * h) * h.dtype.type(1.0 / math.sqrt(2.0 * math.pi))
-    return special.ndtr(h) + h * density
-
-
-def _silu(h: np.ndarray) -> np.ndarray:
-    return h * special.expit(h)
-
-
-def _silu_derivative(h: np.ndarray, y: np.ndarray) -> np.ndarray:
-    s = special.expit(h)
-    return s * (1 + h * (1 - s))
-
-
-_ACTIVATIONS: dict[str, _Activation] = {
-    "identity": _Activation(lambda h: h, lambda h, y: np.ones_like(h)),
-    "relu": _Activation(lambda h: np.maximum(h, 0), _relu_derivative, lambda y: y == 0, "dead"),
-    "tanh": _Activation(
-        np.tanh, lambda h, y: 1 - y * y, lambda y: np.abs(y) > SATURATION, "saturated"
-    ),
-    "sigmoid": _Activation(
-        special.expit,
-        lambda h, y: y * (1 - y),
-        lambda y: (y < 1 - SATURATION) | (y > SATURATION),
-        "saturated",
-    ),
-    "selu": _Activation(_selu, _selu_derivative),
-    "gelu": _Activation(_gelu, _gelu_derivative),
-    "silu": _Activation(_silu, _silu_derivative),
+_FLAGS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
+    "relu": (lambda y: y == 0, "dead"),
+    "tanh": (lambda y: np.abs(y) > SATURATION, "saturated"),
+    "sigmoid": (lambda y: (y < 1 - SATURATION) | (y > SATURATION), "saturated"),
 }
+
 ACTIVATIONS: tuple[str, ...] = (
     "identity",
     "relu",
@@ -163,19 +108,23 @@ ACTIVATIONS: tuple[str, ...] = (
 )
 """The names :func:`propagate` accepts for ``activation``."""
 
+_BUILT = {name: activation(name) for name in ACTIVATIONS if name != "leaky_relu"}
+
 
 def _activation(name: Any, negative_slope: float | None) -> _Activation:
     check.one_of("activation", name, ACTIVATIONS)
-    if name == "leaky_relu":
-        slope = LEAKY_RELU_DEFAULT_SLOPE if negative_slope is None else negative_slope
-        return _leaky_relu(check.real("negative_slope", slope))
-    if negative_slope is not None:
+    if name != "leaky_relu" and negative_slope is not None:
         msg = (
             f"negative_slope={negative_slope!r} is only meaningful for "
             f"activation='leaky_relu'; got activation={name!r}"
         )
         raise ValueError(msg)
-    return _ACTIVATIONS[name]
+    act = _BUILT.get(name) or activation(
+        name, negative_slope, name_arg="activation", argument="negative_slope"
+    )
+    derivative = act.derivative
+    flag, flag_name = _FLAGS.get(name, (None, None))
+    return _Activation(act.function, lambda h, y: derivative(h), flag, flag_name)
 
 
 # -- initializers -----------------------------------------------------------------------------
@@ -600,6 +549,133 @@ def propagate(
     )
 
 
+# -- LSUV -------------------------------------------------------------------------------------
+
+
+class _NumpyNetwork:
+    """:func:`propagate`'s network as :class:`winit._lsuv.Network`: layer ``i``'s
+    output is :math:`h_i = x_{i-1} W_i`, its input computed once from the layers
+    below as LSUV left them."""
+
+    def __init__(self, x: np.ndarray, weights: list[np.ndarray], act: Any) -> None:
+        self.weights, self.act = weights, act
+        self.x, self.at = x, 0  # x is the input of layer self.at
+
+    def paths(self) -> list[str]:
+        return [str(i + 1) for i in range(len(self.weights))]
+
+    def moments(self, i: int) -> tuple[float, float]:
+        with np.errstate(all="ignore"):
+            while self.at < i:
+                self.x = self.act.function(self.x @ self.weights[self.at])
+                self.at += 1
+            h = (self.x @ self.weights[i]).astype(np.float64)
+        return float(h.mean()), float(h.var())
+
+    def scale(self, i: int, factor: float) -> None:
+        self.weights[i] *= self.weights[i].dtype.type(factor)
+
+    def bias_mean(self, i: int) -> None:
+        return None  # no biases
+
+    def shift(self, i: int, delta: float) -> None:
+        raise AssertionError  # never called: bias_mean is None
+
+
+def lsuv(
+    widths: int | Sequence[int],
+    activation: str = "relu",
+    *,
+    init: InitializerLike | Sequence[InitializerLike] = "orthogonal",
+    depth: int | None = None,
+    negative_slope: float | None = None,
+    batch: int | None = None,
+    x: ArrayLike | None = None,
+    rng: Any = None,
+    dtype: DTypeLike = np.float32,
+    convention: str = "caffe",
+    tol: float | None = None,
+    max_iter: int | None = None,
+    target: float = 1.0,
+) -> tuple[list[np.ndarray], LSUVReport]:
+    r"""LSUV (Mishkin & Matas, 2015) on :func:`propagate`'s network: weights whose
+    pre-activations :math:`h_l` have variance ``target`` on the batch.
+
+    Each weight is sampled from ``init`` (default orthonormal), then, layer by
+    layer, multiplied by :math:`\sqrt{v^*/v}`, :math:`v` the variance of
+    :math:`h_l = x_{l-1} W_l` over the batch, until the convention's criterion
+    holds, exactly as :func:`winit.torch.lsuv_` does (the same core; its
+    docstring tables the conventions ``'caffe'``, the default, and
+    ``'pytorch'``). The network has no biases, so nothing is centered.
+
+    The input, the weights' streams and the arguments are those of
+    :func:`propagate`: with the same ``rng`` (and ``widths``, ``batch``, ``x``)
+    both see the same input, so ``propagate([lambda shape, rng, w=w: w for w
+    in weights], ...)`` measures the network on the batch LSUV saw, and a new
+    ``rng`` on a fresh one.
+
+    Parameters
+    ----------
+    widths, activation, depth, negative_slope, batch, x, rng, dtype
+        As for :func:`propagate`.
+    init : initializer-like, or a sequence of them, default 'orthogonal'
+        The pre-initialization, as :func:`propagate`'s ``init``.
+    convention : {'caffe', 'pytorch'}, default 'caffe'
+        Variance tolerance 0.02 and at most 20 rescalings, or standard deviation
+        tolerance 0.1 and at most 10.
+    tol, max_iter : optional
+        Override the convention's.
+    target : float, default 1
+        The variance to reach.
+
+    Returns
+    -------
+    (list of numpy.ndarray, LSUVReport)
+        The weights, of shape ``(widths[l-1], widths[l])``, and the report.
+
+    Warns
+    -----
+    LSUVWarning
+        If a layer ends outside tolerance (e.g. its pre-activations are all zero).
+
+    Examples
+    --------
+    >>> import winit
+    >>> weights, report = winit.propagation.lsuv(256, "tanh", depth=10, rng=0)
+    >>> [w.shape for w in weights[:2]], report.converged
+    ([(256, 256), (256, 256)], True)
+    >>> all(abs(row.variance - 1) <= 0.02 for row in report.rows)
+    True
+    """
+    settings = _lsuv.resolve(convention, tol, max_iter, target, center=False)
+    sizes = _widths(widths, depth)
+    layers = len(sizes) - 1
+    act = _activation(activation, negative_slope)
+    samplers = [_sampler(i) for i in _per_layer(init, layers)]
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        msg = f"dtype={dtype!r} is not allowed; use float32 or float64"
+        raise ValueError(msg)
+    work = np.float32 if np.dtype(dtype) == np.float32 else np.float64
+    input_rng, _, *weight_rngs = np.random.default_rng(rng).spawn(layers + 2)
+    if x is None:
+        rows = 1000 if batch is None else check.integer("batch", batch, minimum=1)
+        signal: np.ndarray = input_rng.standard_normal((rows, sizes[0]), dtype=work)
+    else:
+        signal = np.asarray(x, dtype=work)
+        if signal.ndim != 2 or signal.shape[1] != sizes[0] or signal.shape[0] == 0:
+            msg = (
+                f"x has shape {signal.shape}; it must be (batch, widths[0]) = "
+                f"(batch, {sizes[0]}) with batch >= 1"
+            )
+            raise ValueError(msg)
+    weights = [
+        np.array(sample((sizes[i], sizes[i + 1]), weight_rng, work), dtype=work)
+        for i, (sample, weight_rng) in enumerate(zip(samplers, weight_rngs, strict=True))
+    ]
+    report = _lsuv.run(_NumpyNetwork(signal, weights, act), settings)
+    return weights, report
+
+
 # -- plotting ---------------------------------------------------------------------------------
 
 
@@ -644,32 +720,52 @@ def plot(
     ImportError
         If matplotlib is not installed (``pip install 'winit[plot]'``).
     """
-    _require_matplotlib()
-    from matplotlib.figure import Figure
-
     runs = [runs] if isinstance(runs, Propagation) else list(runs)
     if not runs:
         msg = "runs is empty; give at least one Propagation"
         raise ValueError(msg)
-    figure = Figure(figsize=(10, 4), layout="constrained")
-    forward, backward = figure.subplots(1, 2, sharex=True)
-    for run in runs:
-        layers = np.arange(1, run.depth + 1)
-        for axes, values in ((forward, run.pre_std), (backward, run.grad_std)):
-            shown = np.where(np.isfinite(values) & (values > 0), values, np.nan)
-            axes.plot(layers, shown, marker="." if run.depth <= 30 else None, label=run.label)
-    forward.set_title("forward: std of pre-activations $h_l$")
-    backward.set_title(r"backward: std of gradients $\partial L / \partial h_l$")
-    for axes in (forward, backward):
-        axes.set_yscale("log")
-        axes.set_xlabel("layer")
-        axes.grid(True, which="major", alpha=0.3)
-    forward.set_ylabel("standard deviation")
-    backward.legend(fontsize="small")
     first = runs[0]
     width = first.widths[1] if len(set(first.widths[1:])) == 1 else "varying"
     default = f"{first.activation} network, {first.depth} layers, width {width}"
-    figure.suptitle(default if title is None else title)
+    return _plot_std(
+        [(run.label, run.pre_std, run.grad_std) for run in runs],
+        path,
+        title=default if title is None else title,
+        forward="forward: std of pre-activations $h_l$",
+        backward=r"backward: std of gradients $\partial L / \partial h_l$",
+    )
+
+
+def _plot_std(
+    lines: Sequence[tuple[str, np.ndarray, np.ndarray]],
+    path: str | Path | None,
+    *,
+    title: str,
+    forward: str,
+    backward: str,
+) -> Figure:
+    """Two log-scale panels of per-layer standard deviations, forward and backward,
+    one line per ``(label, forward values, backward values)``; zero, infinite and
+    NaN values left out. Shared with :func:`winit.torch.plot`."""
+    _require_matplotlib()
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(10, 4), layout="constrained")
+    left, right = figure.subplots(1, 2, sharex=True)
+    for label, *values in lines:
+        layers = np.arange(1, len(values[0]) + 1)
+        for axes, stds in zip((left, right), values, strict=True):
+            shown = np.where(np.isfinite(stds) & (stds > 0), stds, np.nan)
+            axes.plot(layers, shown, marker="." if len(layers) <= 30 else None, label=label)
+    left.set_title(forward)
+    right.set_title(backward)
+    for axes in (left, right):
+        axes.set_yscale("log")
+        axes.set_xlabel("layer")
+        axes.grid(True, which="major", alpha=0.3)
+    left.set_ylabel("standard deviation")
+    right.legend(fontsize="small")
+    figure.suptitle(title)
     if path is not None:
         figure.savefig(path, dpi=100)
     return figure
