@@ -97,6 +97,8 @@ SCALING = [
     (1.0, "fan_avg", "uniform", (512, 8, 64), {"in_axis": 0, "out_axis": (1, 2)}),
     (1.0, "fan_in", "truncated_normal", (8, 64, 512), {"in_axis": (0, 1), "out_axis": 2}),
     (2.0, "fan_out", "normal", (8, 256, 128), {"batch_axis": 0}),
+    (2.0, "fan_geo_avg", "normal", CONV, {}),
+    (1.0, "fan_geo_avg", "truncated_normal", (600, 500), {}),
 ]
 
 

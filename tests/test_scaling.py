@@ -34,7 +34,12 @@ from .strategies import (
 # fan_in = 128 * 9 = 1152 and fan_out = 160 * 9 = 1440, written out by hand.
 CONV = {"xw": (3, 3, 128, 160), "torch": (160, 128, 3, 3), "torch_transpose": (128, 160, 3, 3)}
 FAN_IN, FAN_OUT = 1152, 1440
-FAN = {"fan_in": FAN_IN, "fan_out": FAN_OUT, "fan_avg": (FAN_IN + FAN_OUT) / 2}
+FAN = {
+    "fan_in": FAN_IN,
+    "fan_out": FAN_OUT,
+    "fan_avg": (FAN_IN + FAN_OUT) / 2,
+    "fan_geo_avg": math.sqrt(FAN_IN * FAN_OUT),
+}
 
 
 def test_the_hand_derived_fans():

@@ -15,7 +15,7 @@ LAYOUTS: dict[str, tuple[int, int, str]] = {
     "torch": (1, 0, "out"),
     "torch_transpose": (0, 1, "in"),
 }
-MODES = ("fan_in", "fan_out", "fan_avg")
+MODES = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
 
 
 @dataclass(frozen=True)
@@ -123,10 +123,16 @@ class FanSpec:
         return result
 
     def fan(self, shape: tuple[int, ...], mode: str) -> float:
-        """The fan that ``mode`` selects: fan_in, fan_out or their mean."""
-        sides = {"fan_in": ("in",), "fan_out": ("out",), "fan_avg": ("in", "out")}[mode]
+        """The fan that ``mode`` selects: fan_in, fan_out, their arithmetic mean
+        (``fan_avg``) or their geometric mean (``fan_geo_avg``)."""
+        sides = ("in",) if mode == "fan_in" else ("out",) if mode == "fan_out" else ("in", "out")
         fans = self.fans(shape, sides)
         try:
+            if mode == "fan_geo_avg":
+                product = fans["in"] * fans["out"]  # exact: Python ints
+                return math.sqrt(product) if product <= check.FLOAT64_MAX else (
+                    math.sqrt(float(fans["in"])) * math.sqrt(float(fans["out"]))
+                )
             return sum(fans.values()) / len(fans)  # int / int: correctly rounded
         except OverflowError:  # explicit fans are in range: the shape's are not
             side, n = next((s, n) for s, n in fans.items() if n > check.FLOAT64_MAX)

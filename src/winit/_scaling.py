@@ -86,7 +86,8 @@ def variance_scaling(
         n = \begin{cases}
             \mathrm{fan\_in} & \text{mode='fan\_in'} \\
             \mathrm{fan\_out} & \text{mode='fan\_out'} \\
-            (\mathrm{fan\_in} + \mathrm{fan\_out}) / 2 & \text{mode='fan\_avg'}
+            (\mathrm{fan\_in} + \mathrm{fan\_out}) / 2 & \text{mode='fan\_avg'} \\
+            \sqrt{\mathrm{fan\_in} \cdot \mathrm{fan\_out}} & \text{mode='fan\_geo\_avg'}
         \end{cases}
 
     With ``distribution='normal'`` the weights are
@@ -118,8 +119,9 @@ def variance_scaling(
     ----------
     scale : float, default 1
         The variance times the fan, > 0.
-    mode : {'fan_in', 'fan_out', 'fan_avg'}, default 'fan_in'
-        Which fan to divide by.
+    mode : {'fan_in', 'fan_out', 'fan_avg', 'fan_geo_avg'}, default 'fan_in'
+        Which fan to divide by (``'fan_geo_avg'``, the geometric mean, is
+        ``jax.nn.initializers.variance_scaling``'s mode of that name).
     distribution : {'normal', 'truncated_normal', 'uniform'}, default 'normal'
         The shape of the distribution.
     layout, in_axis, out_axis, batch_axis, groups, fan_in, fan_out
@@ -182,7 +184,7 @@ _HE = r"""He (Kaiming) {kind}: variance gain(nonlinearity, negative_slope)² / f
 
     Parameters
     ----------
-    mode : {{'fan_in', 'fan_out', 'fan_avg'}}, default 'fan_in'
+    mode : {{'fan_in', 'fan_out', 'fan_avg', 'fan_geo_avg'}}, default 'fan_in'
         Which fan to divide by.
     nonlinearity : str, default 'relu'
         A name of :func:`winit.gain`'s table.
