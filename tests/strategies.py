@@ -147,6 +147,7 @@ CONFIGS: dict[str, st.SearchStrategy[dict]] = {
     "sparse": _fixed(sparsity=st.floats(0.0, 1.0), std=nonnegative),
     "identity": _fixed(gain=finite),
     "dirac": _fixed(groups=st.integers(1, 8), layout=layouts),
+    "delta_orthogonal": _fixed(gain=finite, layout=layouts),
 }
 """A strategy of valid configurations for every initializer of the catalog."""
 

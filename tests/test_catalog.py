@@ -79,6 +79,9 @@ CASES = {
     "sparse": Case((20, 12), (20, 0), {"sparsity": 0.5, "std": 0.1}, {"sparsity": 1.5}),
     "identity": Case((5, 7), (0, 7), {"gain": -3.0}, {"gain": float("nan")}),
     "dirac": Case((4, 4, 3, 3), (4, 4, 0, 3), {"groups": 2, "layout": "torch"}, {"groups": 0}),
+    "delta_orthogonal": Case(
+        (3, 3, 4, 6), (3, 0, 4, 6), {"gain": 2.0, "layout": "xw"}, {"layout": "oi"}
+    ),
 }
 NAMES = list(CASES)
 

@@ -358,6 +358,8 @@ def test_dirac_any_shape(layout, groups, kernel, a, b):
         (winit.identity, (3, 3, 3), "identity needs a 2-D shape"),
         (winit.dirac, (3, 3), "dirac needs a 3-D, 4-D or 5-D"),
         (winit.dirac, (1, 1, 1, 1, 1, 1), "dirac needs a 3-D, 4-D or 5-D"),
+        (winit.delta_orthogonal, (4, 4), "delta_orthogonal needs a 3-D, 4-D or 5-D"),
+        (winit.delta_orthogonal, (1,) * 6, "delta_orthogonal needs a 3-D, 4-D or 5-D"),
         (winit.dirac.configure(groups=2), (3, 3, 4, 5), "groups=2 does not divide the 5"),
         (winit.dirac.configure(groups=2, layout="torch"), (5, 4, 3), "groups=2 does not divide"),
         (
@@ -372,3 +374,64 @@ def test_shapes_they_cannot_serve(init, shape, match):
         init(shape, 0)
     with pytest.raises(ValueError, match=match):
         init.moments(shape)
+
+
+# -- delta-orthogonal ------------------------------------------------------------------------
+
+# kernel sides, channels (in, out): odd and even sides, in < out, in = out, in > out
+DELTA = [((3,), 8, 16), ((4, 4), 12, 12), ((3, 2, 5), 6, 10), ((2, 3), 20, 7)]
+PERMUTE = {  # from (*kernel, in, out) to each layout
+    "xw": lambda n: tuple(range(n)),
+    "torch": lambda n: (n - 1, n - 2, *range(n - 2)),
+    "torch_transpose": lambda n: (n - 2, n - 1, *range(n - 2)),
+}
+
+
+@pytest.mark.parametrize(("kernel", "n_in", "n_out"), DELTA)
+@pytest.mark.parametrize("layout", sorted(PERMUTE))
+def test_delta_orthogonal_is_an_orthogonal_centre_tap(kernel, n_in, n_out, layout):
+    """0 at every tap but the centre ((k - 1) // 2 on each kernel axis), where it is
+    winit.orthogonal's (in, out) matrix for the same rng, bit for bit; its rows are
+    orthonormal for in <= out (an isometry of the input), its columns otherwise."""
+    xw_shape = (*kernel, n_in, n_out)
+    order = PERMUTE[layout](len(xw_shape))
+    shape = tuple(xw_shape[a] for a in order)
+    k = winit.delta_orthogonal(shape, 7, dtype="float64", gain=1.5, layout=layout)
+    canonical = np.transpose(k, np.argsort(order))  # back to (*kernel, in, out)
+    centre = tuple((n - 1) // 2 for n in kernel)
+    q = canonical[centre]
+    rest = canonical.copy()
+    rest[centre] = 0
+    assert not rest.any()
+    assert np.array_equal(q, winit.orthogonal((n_in, n_out), 7, dtype="float64", gain=1.5))
+    gram = q @ q.T if n_in <= n_out else q.T @ q
+    np.testing.assert_allclose(gram, 1.5**2 * np.eye(min(n_in, n_out)), atol=1e-12)
+    mean, std = winit.delta_orthogonal.configure(gain=1.5, layout=layout).moments(shape)
+    assert mean == 0 and std == pytest.approx(float(np.sqrt(np.mean(k**2))), rel=1e-12)
+
+
+def test_delta_orthogonal_puts_its_tap_where_jax_does():
+    jax = pytest.importorskip("jax")
+    for shape in [(4, 6, 8), (4, 2, 6, 8), (2, 3, 4, 6, 8)]:
+        theirs = np.asarray(jax.nn.initializers.delta_orthogonal()(jax.random.key(0), shape))
+        ours = winit.delta_orthogonal(shape, 0)
+        assert (np.abs(theirs).sum(axis=(-2, -1)) > 0).tolist() == (
+            np.abs(ours).sum(axis=(-2, -1)) > 0
+        ).tolist()
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        (1,),
+        (slice(0, 2), slice(1, 3)),
+        (0,),  # misses the centre: zeros
+        (slice(None), 1, slice(2, 9), slice(3, 14)),
+        (Ellipsis, slice(5, 11)),
+    ],
+    ids=repr,
+)
+def test_delta_orthogonal_blocks_are_parts_of_the_whole(index):
+    shape = (3, 3, 12, 16)
+    whole = winit.delta_orthogonal(shape, 5)
+    assert np.array_equal(winit.delta_orthogonal(shape, 5, index=index), whole[index])

@@ -36,7 +36,7 @@ from ._scaling import (
     xavier_uniform,
 )
 from ._seeds import Key
-from ._structured import dirac, identity, orthogonal, sparse
+from ._structured import delta_orthogonal, dirac, identity, orthogonal, sparse
 from .model import ParamSpec, Plan, Recipe, Rule, plan, recipe
 
 __version__ = "0.1.0"
@@ -68,6 +68,7 @@ __all__ = [
     "__version__",
     "activation_moments",
     "constant",
+    "delta_orthogonal",
     "dirac",
     "fans",
     "files",

@@ -477,3 +477,109 @@ def dirac(groups: int = 1, layout: str = "xw") -> Plan:
     return Dirac(
         check.integer("groups", groups, minimum=1), check.one_of("layout", layout, tuple(LAYOUTS))
     )
+
+
+# -- delta-orthogonal -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeltaOrthogonal:
+    block_cost: ClassVar[str] = "whole"
+    gain: float
+    layout: str
+
+    def axes(self, shape: tuple[int, ...]) -> tuple[int, int, tuple[int, ...]]:
+        """(input channel axis, output channel axis, the centre tap's index per axis)."""
+        if not 3 <= len(shape) <= 5:
+            msg = (
+                f"delta_orthogonal needs a 3-D, 4-D or 5-D convolution shape; got "
+                f"shape={shape} (use orthogonal for 2-D)"
+            )
+            raise ValueError(msg)
+        (in_axis,), (out_axis,), _ = FanSpec(layout=self.layout).resolve_axes(shape)
+        centre = tuple(
+            0 if axis in (in_axis, out_axis) else (n - 1) // 2 for axis, n in enumerate(shape)
+        )
+        return in_axis, out_axis, centre
+
+    def sample(self, request: Request) -> np.ndarray:
+        shape = request.shape
+        in_axis, out_axis, centre = self.axes(shape)
+        key = request.draw_key().key
+        tap = Request(
+            (shape[in_axis], shape[out_axis]), key, request.dtype, None, None, request.threads
+        )
+        matrix = Orthogonal(self.gain, "xw").sample(tap)  # (in, out), the centre tap
+        out = request.allocate()
+        out[...] = 0
+        if out.size == 0:
+            return out
+        starts, stops = request.block.starts, request.block.stops
+        where: list[slice | int] = []
+        for axis, c in enumerate(centre):
+            if axis in (in_axis, out_axis):
+                where.append(slice(None))
+            elif not starts[axis] <= c < stops[axis]:
+                return out  # the block misses the centre tap: all zeros
+            else:
+                where.append(c - starts[axis])
+        part = matrix[starts[in_axis] : stops[in_axis], starts[out_axis] : stops[out_axis]]
+        request.target(out)[tuple(where)] = part if in_axis < out_axis else part.T
+        return out
+
+    def moments(self, shape: tuple[int, ...]) -> tuple[float, float]:
+        in_axis, out_axis, _ = self.axes(shape)
+        size = math.prod(shape)
+        count = min(shape[in_axis], shape[out_axis])  # orthonormal vectors of norm gain
+        return 0.0, abs(self.gain) * math.sqrt(count / size) if size else 0.0
+
+
+@define("delta_orthogonal", "gain · Haar orthogonal (in, out) matrix at the kernel centre")
+def delta_orthogonal(gain: float = 1.0, layout: str = "xw") -> Plan:
+    r"""A convolution kernel that is an orthogonal matrix at its centre tap and 0
+    elsewhere (Xiao et al., 2018).
+
+    .. math::
+
+        W[c_1, \ldots, c_d, :, :] = \mathrm{gain} \cdot Q, \qquad
+        c_i = \lfloor (k_i - 1) / 2 \rfloor,
+
+    and 0 at every other tap, with :math:`Q` the Haar-random ``(in, out)``
+    matrix of :func:`winit.orthogonal` (layout ``'xw'``): its rows are
+    orthonormal when in ≤ out, so the convolution preserves the norm of every
+    input at the centre tap (the delta-orthogonal kernel of Xiao et al., which
+    makes a deep tanh CNN dynamically isometric at the edge of chaos), and its
+    columns are orthonormal otherwise. The centre of an even kernel side is the
+    lower middle, :math:`(k - 1) // 2`, as in ``jax.nn.initializers.delta_orthogonal``
+    (which refuses in > out; :func:`winit.dirac` puts its 1 at :math:`k // 2`).
+    For 3-D, 4-D and 5-D kernels (1-D to 3-D convolutions) in any layout; the
+    centre tap lies at those indices of the kernel axes wherever the layout
+    puts them. A block (``index=``) needs the whole centre matrix, an
+    ``(in, out)`` orthogonal sample, and costs that.
+
+    Parameters
+    ----------
+    gain : float, default 1
+        Scale factor.
+    layout : {'xw', 'torch', 'torch_transpose'}, default 'xw'
+        ``(*kernel, in, out)`` for ``'xw'``, ``(out, in, *kernel)`` for
+        ``'torch'`` and ``(in, out, *kernel)`` for ``'torch_transpose'``.
+
+    Examples
+    --------
+    >>> import numpy as np, winit
+    >>> k = winit.delta_orthogonal((3, 3, 16, 32), rng=0, dtype="float64")
+    >>> q = k[1, 1]
+    >>> bool(np.allclose(q @ q.T, np.eye(16))), float(abs(k).sum() - abs(q).sum())
+    (True, 0.0)
+    >>> t = winit.delta_orthogonal((32, 16, 3, 3), rng=0, dtype="float64", layout="torch")
+    >>> bool(np.array_equal(t[:, :, 1, 1].T, q))
+    True
+
+    References
+    ----------
+    L. Xiao, Y. Bahri, J. Sohl-Dickstein, S. S. Schoenholz and J. Pennington,
+    "Dynamical Isometry and a Mean Field Theory of CNNs: How to Train
+    10,000-Layer Vanilla Convolutional Neural Networks", ICML 2018.
+    """
+    return DeltaOrthogonal(check.real("gain", gain), check.one_of("layout", layout, tuple(LAYOUTS)))
