@@ -27,7 +27,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 GALLERY = ROOT / "docs" / "_static" / "gallery"
-FIGURES = ("quickstart", "propagation_relu", "glorot_tanh", "deep_relu_training", "mup_width_sweep")
+FIGURES = (
+    "quickstart",
+    "propagation_relu",
+    "glorot_tanh",
+    "deep_relu_training",
+    "mup_width_sweep",
+    "critical_tanh_depth",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

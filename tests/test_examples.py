@@ -27,10 +27,12 @@ NEEDS = {  # example: the optional packages its main needs
     "gpt2_meta_init": ("torch", "transformers"),
     "mup_width_sweep": (),  # draws its figure only when matplotlib is there
     "lsuv_deep_conv": ("torch",),
+    "critical_tanh_depth": (),  # draws its figure only when matplotlib is there
 }
 WRITES = {"embedding_to_disk", "seed_checkpoint"}  # examples that write a file (--dir)
 FIGURES = {
     "quickstart", "propagation_relu", "glorot_tanh", "deep_relu_training", "mup_width_sweep",
+    "critical_tanh_depth",
 }  # fmt: skip
 
 
