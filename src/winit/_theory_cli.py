@@ -13,7 +13,7 @@ import math
 import sys
 
 from . import _activations
-from ._gains import NONLINEARITIES, TORCH_NONLINEARITIES, activation_moments, gain
+from ._gains import TORCH_NONLINEARITIES, activation_moments, gain
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -56,8 +56,7 @@ def _gain(args: argparse.Namespace) -> int:
     found = activation_moments(args.name, args.param)
     print(found)
     if args.name in TORCH_NONLINEARITIES:
-        print(f"  PyTorch's gain (calculate_gain)  {gain(args.name, args.param):.15g}")
-    assert args.name in NONLINEARITIES
+        print(f"  {'PyTorch gain (table)':<23}  {gain(args.name, args.param):.15g}")
     return 0
 
 
