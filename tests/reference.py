@@ -34,8 +34,13 @@ def leaky_relu_gain(slope: float) -> float:
 
 
 # (in axis, out axis) of each layout, and the side groups divide
-LAYOUT_AXES = {"xw": (-2, -1), "torch": (1, 0), "torch_transpose": (0, 1)}
-GROUPED_SIDE = {"xw": "out", "torch": "out", "torch_transpose": "in"}
+LAYOUT_AXES = {
+    "xw": (-2, -1),
+    "torch": (1, 0),
+    "torch_transpose": (0, 1),
+    "xw_transpose": (-1, -2),  # (*kernel, out, in): Keras' transposed convolutions
+}
+GROUPED_SIDE = {"xw": "out", "torch": "out", "torch_transpose": "in", "xw_transpose": "in"}
 
 
 def fans(shape: tuple[int, ...], layout: str = "xw", groups: int = 1) -> tuple[int, int]:

@@ -8,7 +8,7 @@ import math
 
 from hypothesis import strategies as st
 
-LAYOUTS = ("xw", "torch", "torch_transpose")
+LAYOUTS = ("xw", "torch", "torch_transpose", "xw_transpose")
 MODES = ("fan_in", "fan_out", "fan_avg")
 DISTRIBUTIONS = ("normal", "truncated_normal", "uniform")
 NONLINEARITIES = (
@@ -58,7 +58,12 @@ def grouped_shapes(
     """A ``(shape, groups)`` pair with the layout's full-channel side divisible by groups."""
     shape = list(draw(fan_shapes(max_dims=5, max_side=6)))
     groups = draw(st.integers(1, max_groups))
-    in_axis, out_axis = {"xw": (-2, -1), "torch": (1, 0), "torch_transpose": (0, 1)}[layout]
+    in_axis, out_axis = {
+        "xw": (-2, -1),
+        "torch": (1, 0),
+        "torch_transpose": (0, 1),
+        "xw_transpose": (-1, -2),
+    }[layout]
     full = out_axis if layout in ("xw", "torch") else in_axis
     shape[full] *= groups
     return tuple(shape), groups

@@ -636,3 +636,37 @@ def test_the_torch_backend(tmp_path):
     done = run_python("-c", TORCH_BACKEND, cwd=tmp_path, env=subprocess_env("torch"), timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().endswith("ok")
+
+
+def test_a_transposed_convolution_is_pytorchs_twin():
+    """A Keras Conv2DTranspose kernel is (*kernel, filters, in), PyTorch's
+    ConvTranspose2d weight (in, filters, *kernel): with the same path, recipe and
+    seed both hold the same weights (permuted), read with the same fans, and
+    compute the same function (to float32 rounding: 4 · 9 products per output)."""
+    torch = pytest.importorskip("torch")
+    wt = pytest.importorskip("winit.torch")
+
+    class Twin(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.up = torch.nn.ConvTranspose2d(4, 6, 3, stride=2)
+
+        def forward(self, x):
+            return self.up(x)
+
+    model = sequential((5, 5, 4), keras.layers.Conv2DTranspose(6, 3, strides=2, name="up"))
+    twin = Twin()
+    for recipe in ("simple", "keras_default"):
+        plan = wk.init_(model, recipe, rng=3)
+        tplan = wt.init_(twin, recipe, rng=3)
+        assert plan.diff(tplan) == []  # same fans, keys and initializers
+        kernel = values(model.layers[0].kernel)
+        weight = twin.up.weight.detach().numpy()
+        assert equal(kernel, weight.transpose(2, 3, 1, 0))
+        x = np.random.default_rng(0).standard_normal((2, 5, 5, 4), dtype=np.float32)
+        ours = np.asarray(model(x))
+        with torch.no_grad():
+            theirs = twin(torch.from_numpy(x.transpose(0, 3, 1, 2))).numpy().transpose(0, 2, 3, 1)
+        scale = float(np.abs(theirs).max())
+        tol = 2 * np.finfo(np.float32).eps * 4 * 9
+        np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol * scale)

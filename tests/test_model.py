@@ -82,6 +82,7 @@ def test_seed_reproducible_and_seeds_differ():
         ((24, 12), "torch", (1, 0)),
         ((24, 12, 3, 5), "torch", (2, 3, 1, 0)),
         ((12, 24, 3), "torch_transpose", (2, 0, 1)),
+        ((3, 5, 24, 12), "xw_transpose", (0, 1, 3, 2)),  # Keras: (*kernel, out, in)
     ],
 )
 def test_a_layout_is_the_canonical_weight_permuted(torch_shape, layout, to_xw):

@@ -32,7 +32,12 @@ from .strategies import (
 
 # A 3x3 convolution from 128 to 160 channels in each layout (184,320 weights):
 # fan_in = 128 * 9 = 1152 and fan_out = 160 * 9 = 1440, written out by hand.
-CONV = {"xw": (3, 3, 128, 160), "torch": (160, 128, 3, 3), "torch_transpose": (128, 160, 3, 3)}
+CONV = {
+    "xw": (3, 3, 128, 160),
+    "torch": (160, 128, 3, 3),
+    "torch_transpose": (128, 160, 3, 3),
+    "xw_transpose": (3, 3, 160, 128),
+}
 FAN_IN, FAN_OUT = 1152, 1440
 FAN = {
     "fan_in": FAN_IN,

@@ -264,7 +264,8 @@ def _dirac(shape: tuple[int, ...], layout: str, groups: int) -> np.ndarray:
     in_axis, out_axis = (a % ndim for a in LAYOUT_AXES[layout])
     kernel = [a for a in range(ndim) if a not in (in_axis, out_axis)]
     centre = {a: shape[a] // 2 for a in kernel}
-    if layout == "torch_transpose":  # (in, out / groups, *k)
+    transposed = layout in ("torch_transpose", "xw_transpose")
+    if transposed:  # (in, out / groups, *k) and (*k, out / groups, in)
         in_per_group, out_per_group = shape[in_axis] // groups, shape[out_axis]
     else:  # (out, in / groups, *k) and (*k, in / groups, out)
         in_per_group, out_per_group = shape[in_axis], shape[out_axis] // groups
@@ -273,7 +274,7 @@ def _dirac(shape: tuple[int, ...], layout: str, groups: int) -> np.ndarray:
             index = [0] * ndim
             for a in kernel:
                 index[a] = centre[a]
-            if layout == "torch_transpose":
+            if transposed:
                 index[in_axis], index[out_axis] = g * in_per_group + i, i
             else:
                 index[in_axis], index[out_axis] = i, g * out_per_group + i
@@ -338,6 +339,8 @@ def test_dirac_any_shape(layout, groups, kernel, a, b):
         shape = (*kernel, a, b * groups)
     elif layout == "torch":
         shape = (b * groups, a, *kernel)
+    elif layout == "xw_transpose":
+        shape = (*kernel, b, a * groups)
     else:
         shape = (a * groups, b, *kernel)
     w = winit.dirac(shape, dtype="float64", layout=layout, groups=groups)

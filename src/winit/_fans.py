@@ -14,6 +14,7 @@ LAYOUTS: dict[str, tuple[int, int, str]] = {
     "xw": (-2, -1, "out"),
     "torch": (1, 0, "out"),
     "torch_transpose": (0, 1, "in"),
+    "xw_transpose": (-1, -2, "in"),
 }
 MODES = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
 
@@ -173,12 +174,14 @@ def fans(
     ----------
     shape : int or sequence of int
         The weight's shape.
-    layout : {'xw', 'torch', 'torch_transpose'}, default 'xw'
+    layout : {'xw', 'torch', 'torch_transpose', 'xw_transpose'}, default 'xw'
         Where the channels are. ``'xw'`` is ``(..., in, out)``, the layout of
         ``x @ w`` and of Keras, TensorFlow, JAX, Flax and Haiku kernels (for a
         convolution ``(*kernel, in, out)``); ``'torch'`` is ``(out, in, *kernel)``
         (``nn.Linear``, ``nn.ConvNd``); ``'torch_transpose'`` is
-        ``(in, out, *kernel)`` (``nn.ConvTransposeNd``).
+        ``(in, out, *kernel)`` (``nn.ConvTransposeNd``); ``'xw_transpose'`` is
+        ``(*kernel, out, in)`` (Keras' and TensorFlow's transposed convolutions:
+        ``in`` is the channels the transposed convolution reads).
     in_axis, out_axis : int or tuple of int, optional
         Explicit input and output axes; they override the layout's. An empty
         tuple says that side has no channel axis (the input of a Keras
@@ -189,7 +192,7 @@ def fans(
     groups : int, default 1
         Convolution groups (``groups = channels`` is a depthwise convolution).
         The side that holds the full channel count (``out`` in the ``'xw'``
-        and ``'torch'`` layouts, ``in`` in ``'torch_transpose'``) is divided
+        and ``'torch'`` layouts, ``in`` in the transposed ones) is divided
         by ``groups``, so both fans count the connections a unit really has.
     fan_in, fan_out : int, optional
         Explicit fans; they override what the shape says, and make 0-D and

@@ -166,10 +166,10 @@ def orthogonal(gain: float = 1.0, layout: str = "xw") -> Plan:
     ----------
     gain : float, default 1
         Scale factor.
-    layout : {'xw', 'torch', 'torch_transpose'}, default 'xw'
+    layout : {'xw', 'torch', 'torch_transpose', 'xw_transpose'}, default 'xw'
         Where the output axis is: last for ``'xw'`` (as Keras and JAX),
         first for ``'torch'`` (as ``torch.nn.init.orthogonal_``), second for
-        ``'torch_transpose'``.
+        ``'torch_transpose'``, second to last for ``'xw_transpose'``.
 
     Examples
     --------
@@ -434,7 +434,7 @@ def dirac(groups: int = 1, layout: str = "xw") -> Plan:
     :math:`n_\mathrm{in}` and the output channel axis :math:`G\,n_\mathrm{out}`
     in the ``'xw'`` and ``'torch'`` layouts, and the input channel axis
     :math:`G\,n_\mathrm{in}` and the output channel axis :math:`n_\mathrm{out}`
-    in ``'torch_transpose'``:
+    in the transposed layouts (``'torch_transpose'``, ``'xw_transpose'``):
 
     .. math::
 
@@ -443,7 +443,7 @@ def dirac(groups: int = 1, layout: str = "xw") -> Plan:
             \text{input index } i, \text{ output index } j\,n_\mathrm{out} + i
                 & \text{'xw', 'torch'} \\
             \text{input index } j\,n_\mathrm{in} + i, \text{ output index } i
-                & \text{'torch\_transpose'}
+                & \text{transposed}
         \end{cases}
         \qquad 0 \le j < G, \; 0 \le i < n
 
@@ -456,13 +456,14 @@ def dirac(groups: int = 1, layout: str = "xw") -> Plan:
     groups : int, default 1
         Convolution groups; each group gets its own identity. It must divide
         the length of the output channel axis (``'xw'``, ``'torch'``) or of
-        the input channel axis (``'torch_transpose'``).
-    layout : {'xw', 'torch', 'torch_transpose'}, default 'xw'
+        the input channel axis (``'torch_transpose'``, ``'xw_transpose'``).
+    layout : {'xw', 'torch', 'torch_transpose', 'xw_transpose'}, default 'xw'
         ``(*kernel, in/groups, out)`` for ``'xw'``, ``(out, in/groups, *kernel)``
-        for ``'torch'`` and ``(in, out/groups, *kernel)`` for
-        ``'torch_transpose'``: the side whose axis holds all its channels (the
+        for ``'torch'``, ``(in, out/groups, *kernel)`` for
+        ``'torch_transpose'`` and ``(*kernel, out/groups, in)`` for
+        ``'xw_transpose'``: the side whose axis holds all its channels (the
         grouped side) is the output side in the first two and the input side
-        in ``'torch_transpose'``.
+        in the transposed ones.
 
     Examples
     --------
@@ -561,9 +562,10 @@ def delta_orthogonal(gain: float = 1.0, layout: str = "xw") -> Plan:
     ----------
     gain : float, default 1
         Scale factor.
-    layout : {'xw', 'torch', 'torch_transpose'}, default 'xw'
+    layout : {'xw', 'torch', 'torch_transpose', 'xw_transpose'}, default 'xw'
         ``(*kernel, in, out)`` for ``'xw'``, ``(out, in, *kernel)`` for
-        ``'torch'`` and ``(in, out, *kernel)`` for ``'torch_transpose'``.
+        ``'torch'``, ``(in, out, *kernel)`` for ``'torch_transpose'`` and
+        ``(*kernel, out, in)`` for ``'xw_transpose'``.
 
     Examples
     --------

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from ._fans import FAN_OPTIONS
+from ._fans import FAN_OPTIONS, LAYOUTS
 from ._fans import fans as compute_fans
 from ._lazy import LazyWeight
 from ._propagation_cli import add_command as add_propagate_command
@@ -369,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("shape", nargs="+", type=int, help="the weight's dimensions")
     sample.add_argument("--seed", type=int, default=0, help="integer seed (default 0)")
     sample.add_argument("--dtype", default="float32", help="float16, float32, float64, bfloat16")
-    sample.add_argument("--layout", choices=["xw", "torch", "torch_transpose"], default=None)
+    sample.add_argument("--layout", choices=list(LAYOUTS), default=None)
     sample.add_argument(
         "--set", action="append", metavar="KEY=VALUE", help="configuration, repeatable"
     )

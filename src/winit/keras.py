@@ -54,11 +54,16 @@ and recurrent cells are ``'dense'``, of convolutions ``'conv'``; recurrent kerne
 layer's kernel's fans; ``gamma``, ``beta`` ``'norm_scale'``, ``'norm_shift'``;
 anything else ``'other'``, which a recipe must cover (planning names it).
 
-The layout is ``'xw'`` throughout: Keras kernels are ``(*kernel, in, out)``, and
-their fans are the ones Keras' own initializers read: the last two axes are in
-and out, the others the receptive field, so a transposed convolution's
-``(*kernel, filters, in)``, a depthwise ``(*kernel, in, multiplier)`` and a
-grouped ``(*kernel, in / groups, filters)`` kernel are read as they stand. An
+The layout is ``'xw'``: Keras kernels are ``(*kernel, in, out)``, and their
+fans are the ones Keras' own initializers read: the last two axes are in and
+out, the others the receptive field, so a depthwise ``(*kernel, in,
+multiplier)`` and a grouped ``(*kernel, in / groups, filters)`` kernel are read
+as they stand. A transposed convolution's kernel is ``(*kernel, filters, in)``,
+output channels before input channels: it has the layout ``'xw_transpose'``,
+so that it holds the same weights as PyTorch's ``ConvTranspose`` of the same
+path (permuted) and its fans are those of its channels (fan-in ``in * k``,
+where Keras' own initializers read ``filters * k``; Glorot, Keras' default,
+reads their sum and is unchanged). An
 ``EinsumDense`` kernel (``MultiHeadAttention``'s too) has explicit fans: the
 product of the axes its equation contracts, and of those it keeps, as Keras 3.15's
 own initializers read them (a Keras whose ``VarianceScaling`` has no
@@ -382,7 +387,10 @@ def _layer_specs(layer: Any, names: tuple[str, ...], parent: str | None, found: 
     prefix = "".join(f"{_segment(name, 'the layer name')}." for name in names)
     shapes = {name: tuple(int(d) for d in v.shape) for name, v in own}
     einsum = _einsum_fans(layer, shapes["kernel"]) if "kernel" in shapes else None
-    kernel = next((fans(shapes[n]) for n in ("kernel", "pointwise_kernel", "depthwise_kernel")
+    # a transposed convolution's kernel is (*kernel, filters, in): out before in
+    layout = "xw_transpose" if "BaseConvTranspose" in classes else "xw"
+    kernel = next((fans(shapes[n], layout=layout)
+                   for n in ("kernel", "pointwise_kernel", "depthwise_kernel")
                    if len(shapes.get(n, ())) >= 2), None)  # fmt: skip
     kernel = einsum or kernel
     for name, variable in own:
@@ -390,6 +398,7 @@ def _layer_specs(layer: Any, names: tuple[str, ...], parent: str | None, found: 
         explicit = einsum if name == "kernel" else kernel if kind == "bias" else None
         spec = ParamSpec(
             shapes[name], kind, dtype=variable.dtype, fans=explicit,
+            layout=layout if name == "kernel" else "xw",
             split=gates if name in ("kernel", "recurrent_kernel", "bias") else (),
             split_axis=-1, tags=tags,
         )  # fmt: skip

@@ -117,7 +117,7 @@ def mup(
         the base fans are kept, as the recipe's tags ``base_fan_in`` and
         ``base_fan_out`` (plain data: the recipe's config round-trips). A weight
         missing here is an error when planned; biases and norms need no base.
-    layout : {'xw', 'torch', 'torch_transpose'}, default 'xw'
+    layout : {'xw', 'torch', 'torch_transpose', 'xw_transpose'}, default 'xw'
         How bare base shapes are oriented (PyTorch's ``(out, in)`` is ``'torch'``).
     std : float, optional
         A constant base standard deviation; None: :math:`1/\sqrt{\mathrm{base\_fan\_in}}`.

@@ -80,11 +80,12 @@ class ParamSpec:
         ``'recurrent'``, ``'bias'``, ``'norm_scale'``, ``'norm_shift'``, ``'other'``.
     dtype : dtype, default float32
         The dtype the parameter is sampled in (float16, float32, float64, bfloat16).
-    layout : {'xw', 'torch', 'torch_transpose'}, default 'xw'
+    layout : {'xw', 'torch', 'torch_transpose', 'xw_transpose'}, default 'xw'
         Where a weight's channels are, as in :func:`winit.fans`: ``'xw'`` is
         ``(*kernel, in, out)`` (Flax, Keras, JAX and the canonical orientation),
-        ``'torch'`` is ``(out, in, *kernel)`` and ``'torch_transpose'`` is
-        ``(in, out, *kernel)``. Dense, conv and recurrent weights are sampled in
+        ``'torch'`` is ``(out, in, *kernel)``, ``'torch_transpose'`` is
+        ``(in, out, *kernel)`` and ``'xw_transpose'`` is ``(*kernel, out, in)``
+        (a Keras transposed convolution). Dense, conv and recurrent weights are sampled in
         the canonical orientation and permuted into this layout, so that the
         same weight in PyTorch and in Flax has the same values.
     groups : int, default 1
@@ -266,6 +267,8 @@ class ParamSpec:
             return tuple(range(n))
         if self.layout == "torch":  # (out, in, *kernel)
             return (*range(2, n), 1, 0)
+        if self.layout == "xw_transpose":  # (*kernel, out, in)
+            return (*range(n - 2), n - 1, n - 2)
         return (*range(2, n), 0, 1)  # torch_transpose: (in, out, *kernel)
 
     def whole(self) -> Piece:
