@@ -353,7 +353,7 @@ def test_strided_and_device_parameters_go_through_a_host_buffer(monkeypatch):
     plan = wt.init_(strided, recipe, rng=2)
     assert np.array_equal(strided.w.detach().numpy(), plan.array("w"))
     # every parameter as if it were on a GPU: no numpy view, a host buffer copied in
-    monkeypatch.setattr(wt, "_numpy_view", lambda tensor: None)
+    monkeypatch.setattr(wt._bridge, "_numpy_view", lambda tensor: None)
     for dtype in (torch.float32, torch.bfloat16):
         model = Net().to(dtype)
         wt.init_(model, rng=3)

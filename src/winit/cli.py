@@ -235,7 +235,7 @@ def _hf_model(source: str) -> _Model:
     default = config.model_type if config.model_type in RECIPES else "transformers_default"
     found = _Model(specs, f"{source} ({kind}, transformers {transformers.__version__})", default)
     # the dims winit.torch.init_ reads off the same model, so that the two plans agree
-    found.dims = dict(winit.torch._model_dims(model))
+    found.dims = dict(winit.torch._bridge._model_dims(model))
     # tied weights: save_pretrained keeps the source and omits the targets
     tied = getattr(model, "all_tied_weights_keys", None) or {}
     for target, kept in tied.items():
