@@ -388,6 +388,33 @@ def _moments(a: np.ndarray) -> tuple[float, float, float]:
     return float(wide.mean()), float(wide.std()), float(np.mean(wide * wide))
 
 
+def _inputs(
+    x: Any, batch: Any, sizes: tuple[int, ...], dtype: Any, rng: Any
+) -> tuple[Any, np.ndarray, list[np.random.Generator]]:
+    """The compute dtype, the input batch (``x``, or ``batch`` rows of N(0, 1)) and
+    the streams (input, gradient, one per layer) that :func:`propagate` and
+    :func:`lsuv` draw from the same ``rng``."""
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        msg = f"dtype={dtype!r} is not allowed; use float32 or float64"
+        raise ValueError(msg)
+    work = np.float32 if np.dtype(dtype) == np.float32 else np.float64
+    streams = np.random.default_rng(rng).spawn(len(sizes) + 1)
+    if x is None:
+        rows = 1000 if batch is None else check.integer("batch", batch, minimum=1)
+        return work, streams[0].standard_normal((rows, sizes[0]), dtype=work), streams
+    signal = np.asarray(x, dtype=work)
+    if signal.ndim != 2 or signal.shape[1] != sizes[0] or signal.shape[0] == 0:
+        msg = (
+            f"x has shape {signal.shape}; it must be (batch, widths[0]) = "
+            f"(batch, {sizes[0]}) with batch >= 1"
+        )
+        raise ValueError(msg)
+    if batch is not None and batch != signal.shape[0]:
+        msg = f"batch={batch!r} contradicts x, which has {signal.shape[0]} rows"
+        raise ValueError(msg)
+    return work, signal, streams
+
+
 def propagate(
     init: InitializerLike | Sequence[InitializerLike],
     widths: int | Sequence[int],
@@ -487,26 +514,7 @@ def propagate(
     layers = len(sizes) - 1
     act = _activation(activation, negative_slope)
     samplers = [_sampler(i) for i in _per_layer(init, layers)]
-    if np.dtype(dtype) not in (np.float32, np.float64):
-        msg = f"dtype={dtype!r} is not allowed; use float32 or float64"
-        raise ValueError(msg)
-    work = np.float32 if np.dtype(dtype) == np.float32 else np.float64
-    generator = np.random.default_rng(rng)
-    input_rng, gradient_rng, *weight_rngs = generator.spawn(layers + 2)
-    if x is None:
-        rows = 1000 if batch is None else check.integer("batch", batch, minimum=1)
-        signal: np.ndarray = input_rng.standard_normal((rows, sizes[0]), dtype=work)
-    else:
-        signal = np.asarray(x, dtype=work)
-        if signal.ndim != 2 or signal.shape[1] != sizes[0] or signal.shape[0] == 0:
-            msg = (
-                f"x has shape {signal.shape}; it must be (batch, widths[0]) = "
-                f"(batch, {sizes[0]}) with batch >= 1"
-            )
-            raise ValueError(msg)
-        if batch is not None and batch != signal.shape[0]:
-            msg = f"batch={batch!r} contradicts x, which has {signal.shape[0]} rows"
-            raise ValueError(msg)
+    work, signal, (_, gradient_rng, *weight_rngs) = _inputs(x, batch, sizes, dtype, rng)
     rows = signal.shape[0]
     stats = np.full((7, layers), np.nan)
     grad_std = np.empty(layers)
@@ -652,22 +660,7 @@ def lsuv(
     layers = len(sizes) - 1
     act = _activation(activation, negative_slope)
     samplers = [_sampler(i) for i in _per_layer(init, layers)]
-    if np.dtype(dtype) not in (np.float32, np.float64):
-        msg = f"dtype={dtype!r} is not allowed; use float32 or float64"
-        raise ValueError(msg)
-    work = np.float32 if np.dtype(dtype) == np.float32 else np.float64
-    input_rng, _, *weight_rngs = np.random.default_rng(rng).spawn(layers + 2)
-    if x is None:
-        rows = 1000 if batch is None else check.integer("batch", batch, minimum=1)
-        signal: np.ndarray = input_rng.standard_normal((rows, sizes[0]), dtype=work)
-    else:
-        signal = np.asarray(x, dtype=work)
-        if signal.ndim != 2 or signal.shape[1] != sizes[0] or signal.shape[0] == 0:
-            msg = (
-                f"x has shape {signal.shape}; it must be (batch, widths[0]) = "
-                f"(batch, {sizes[0]}) with batch >= 1"
-            )
-            raise ValueError(msg)
+    work, signal, (_, _, *weight_rngs) = _inputs(x, batch, sizes, dtype, rng)
     weights = [
         np.array(sample((sizes[i], sizes[i + 1]), weight_rng, work), dtype=work)
         for i, (sample, weight_rng) in enumerate(zip(samplers, weight_rngs, strict=True))
