@@ -608,6 +608,7 @@ def catalog(threads: int, quick: bool) -> list[Case]:
     """Every case of a full run, in the order they are timed; with ``quick``, a
     smoke test of every kind of case at small sizes."""
     import _cases_blocks  # these build on this module
+    import _cases_bridges
     import _cases_dask
     import _cases_files
 
@@ -616,6 +617,7 @@ def catalog(threads: int, quick: bool) -> list[Case]:
             *_quick_catalog(threads),
             *_cases_dask.cases(threads, quick),
             *_cases_files.cases(threads, quick),
+            *_cases_bridges.cases(threads, quick),
         ]
     cases: list[Case] = []
     for label, n in SIZES.items():
@@ -640,6 +642,7 @@ def catalog(threads: int, quick: bool) -> list[Case]:
     cases += _cases_blocks.cases(threads, quick=False)
     cases += _cases_dask.cases(threads, quick)
     cases += _cases_files.cases(threads, quick)
+    cases += _cases_bridges.cases(threads, quick)
     return cases
 
 

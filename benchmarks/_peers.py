@@ -6,7 +6,7 @@ import functools
 import importlib.util
 from typing import Any
 
-PEERS = ("winit", "numpy", "scipy", "torch", "jax")
+PEERS = ("winit", "numpy", "scipy", "torch", "jax", "transformers")
 
 
 def available(peer: str) -> bool:

@@ -317,6 +317,7 @@ GROUPS = [
     ("blocks", "Blocks (index=) against the whole weight, and seeking"),
     ("files", "Out-of-core writes (winit.files) against numpy.save and the disk"),
     ("dask", "Dask (winit.dask, threaded scheduler) against winit alone and dask.array.random"),
+    ("bridge", "Whole models through winit.torch against transformers' and torch's own init"),
 ]
 
 

@@ -360,12 +360,17 @@ class Plan:
             )
             canonical_shape = tuple(piece.shape[a] for a in perm)
             canonical_index = tuple(local[a] for a in perm)
+            kept_canonical = [a for a in perm if a not in region.dropped]
+            order = np.argsort(kept_canonical)  # canonical block axes -> framework's
+            dest = out[(*target, Ellipsis)]  # a view, also of a 0-d array
+            if dest.dtype == spec.dtype:  # sampled straight into it, seen canonically
+                view = np.transpose(dest, np.argsort(order)) if dest.ndim > 1 else dest
+                row.init(canonical_shape, row.key, index=canonical_index, out=view, threads=threads)
+                continue
             values = row.init(
                 canonical_shape, row.key, dtype=spec.dtype, index=canonical_index, threads=threads
             )
-            kept_canonical = [a for a in perm if a not in region.dropped]
-            order = np.argsort(kept_canonical)
-            out[tuple(target)] = np.transpose(values, order) if values.ndim > 1 else values
+            dest[...] = np.transpose(values, order) if values.ndim > 1 else values
         pad = spec.padding_idx
         if pad is not None and region.starts[0] <= pad < region.stops[0]:
             out[(...,) if 0 in region.dropped else (pad - region.starts[0],)] = 0
