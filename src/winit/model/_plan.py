@@ -362,7 +362,8 @@ class Plan:
             canonical_index = tuple(local[a] for a in perm)
             kept_canonical = [a for a in perm if a not in region.dropped]
             order = np.argsort(kept_canonical)  # canonical block axes -> framework's
-            dest = out[(*target, Ellipsis)]  # a view, also of a 0-d array
+            place: tuple[Any, ...] = (*target, Ellipsis)  # a view, also of a 0-d array
+            dest = out[place]
             if dest.dtype == spec.dtype:  # sampled straight into it, seen canonically
                 view = np.transpose(dest, np.argsort(order)) if dest.ndim > 1 else dest
                 row.init(canonical_shape, row.key, index=canonical_index, out=view, threads=threads)
