@@ -32,6 +32,10 @@ class Case:
     bad: dict[str, Any]
     error: type[Exception] = ValueError
     extra: dict[str, Any] = field(default_factory=dict)
+    complex_dtypes: bool = True
+    """Whether complex64 and complex128 are served (else refused with a TypeError)."""
+    complex_config: dict[str, Any] | None = None
+    """The configuration to try with complex dtypes, if not ``config``."""
 
 
 FAN_CONFIG = {"layout": "torch", "groups": 2}
@@ -45,6 +49,7 @@ CASES = {
         (0,),
         {"mean": -1, "std": 3, "lower": -1, "upper": float("inf")},
         {"lower": 2.0, "upper": 1.0},
+        complex_config={"mean": -1, "std": 3, "lower": -1.5, "upper": 1.5},
     ),
     "uniform": Case((30, 40), (0, 0), {"low": -3, "high": 5}, {"low": 1.0, "high": 1.0}),
     "variance_scaling": Case(
@@ -76,7 +81,9 @@ CASES = {
         (8, 6, 3, 3), (0, 6, 3, 3), {"nonlinearity": "tanh", **FAN_CONFIG}, {"mode": "avg"}
     ),
     "orthogonal": Case((20, 12), (0, 12), {"gain": 2.0, "layout": "torch"}, {"layout": "io"}),
-    "sparse": Case((20, 12), (20, 0), {"sparsity": 0.5, "std": 0.1}, {"sparsity": 1.5}),
+    "sparse": Case(
+        (20, 12), (20, 0), {"sparsity": 0.5, "std": 0.1}, {"sparsity": 1.5}, complex_dtypes=False
+    ),
     "identity": Case((5, 7), (0, 7), {"gain": -3.0}, {"gain": float("nan")}),
     "dirac": Case((4, 4, 3, 3), (4, 4, 0, 3), {"groups": 2, "layout": "torch"}, {"groups": 0}),
     "delta_orthogonal": Case(
@@ -186,6 +193,28 @@ def test_bfloat16(name):
     assert np.isfinite(w.astype(np.float32)).all()
     # the same dtype given as a numpy dtype object
     assert init(case.shape, 0, dtype=ml_dtypes.bfloat16).dtype == w.dtype
+
+
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+@pytest.mark.parametrize("name", NAMES)
+def test_complex_dtypes_are_served_or_refused_by_name(name, dtype):
+    """A complex weight has the shape, the dtype, blocks equal to the whole's
+    parts and empty shapes, as a real one; an initializer without a complex form
+    refuses it with a TypeError naming the dtype and itself."""
+    case = CASES[name]
+    config = case.config if case.complex_config is None else case.complex_config
+    for init in (getattr(winit, name), getattr(winit, name).configure(**config)):
+        if not case.complex_dtypes:
+            with pytest.raises(TypeError, match=f"dtype='{dtype}' is not supported by {name}"):
+                init(case.shape, 0, dtype=dtype)
+            continue
+        w = init(case.shape, 0, dtype=dtype)
+        assert type(w) is np.ndarray and w.shape == case.shape and w.dtype == np.dtype(dtype)
+        assert np.isfinite(w).all()
+        index = (slice(1, None), Ellipsis)
+        assert np.array_equal(init(case.shape, 0, dtype=dtype, index=index), w[index])
+        empty = init(case.empty, 0, dtype=dtype)
+        assert empty.shape == case.empty and empty.dtype == np.dtype(dtype)
 
 
 @pytest.mark.parametrize("dtype", ["float16", "float64"])

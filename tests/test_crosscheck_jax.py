@@ -35,12 +35,13 @@ from jax.nn import initializers
 
 cases, path = json.loads(sys.argv[1]), sys.argv[2]
 arrays = {}
-for key, (kind, args, shape, axes, seed) in cases.items():
+for key, (kind, args, shape, axes, seed, *dtype) in cases.items():
     if kind == "named":
         init = getattr(initializers, args)()
     else:
         init = initializers.variance_scaling(*args, **axes)
-    arrays[key] = np.asarray(init(jax.random.key(seed), tuple(shape), jax.numpy.float32))
+    dtype = getattr(jax.numpy, dtype[0] if dtype else "float32")
+    arrays[key] = np.asarray(init(jax.random.key(seed), tuple(shape), dtype))
 compute = getattr(jax._src.nn.initializers, "_compute_fans", None)
 fans = json.loads(sys.argv[3])
 for key, (shape, axes) in fans.items():
@@ -135,6 +136,39 @@ def test_the_two_sample_test_can_fail(jax_arrays):
     assert stats.ks_2samp(w.ravel(), j.ravel()).pvalue < ALPHA
 
 
+COMPLEX = [
+    # (jax call: a named initializer or variance_scaling's arguments, winit's, shape)
+    ("normal", winit.normal.configure(std=1e-2), (600, 500)),
+    ("orthogonal", winit.orthogonal, (256, 256)),
+    ((2.0, "fan_in", "normal"), winit.he_normal, CONV),
+    ((1.0, "fan_avg", "uniform"), winit.glorot_uniform.configure(gain=1.0), CONV),
+    (
+        (0.5, "fan_geo_avg", "uniform"),
+        winit.variance_scaling.configure(scale=0.5, mode="fan_geo_avg", distribution="uniform"),
+        (600, 500),
+    ),
+]
+
+
+def _complex_key(jax_call, shape):
+    return f"complex-{jax_call}-{shape}"
+
+
+@pytest.mark.parametrize(("jax_call", "init", "shape"), COMPLEX, ids=[str(c[0]) for c in COMPLEX])
+def test_complex_dtypes_draw_jaxs_laws(jax_call, init, shape, jax_arrays):
+    """Where JAX defines a complex initializer the same way (normal: parts of
+    variance half each; uniform: the disk of radius sqrt(2 variance); orthogonal:
+    QR of a complex Gaussian with the phases of R's diagonal), the real parts,
+    the imaginary parts and the squared moduli have the same laws. (JAX's complex
+    truncated normal truncates the modulus, winit's the parts: not compared.)"""
+    j = jax_arrays[_complex_key(jax_call, shape)]
+    w = init(shape, 6, dtype="complex64")
+    assert j.dtype == w.dtype == np.complex64
+    _same_law(w.real, j.real)
+    _same_law(w.imag, j.imag)
+    _same_law(np.abs(w) ** 2, np.abs(j) ** 2)
+
+
 def _scaling_key(scale, mode, distribution, shape, axes):
     return f"scaling-{scale}-{mode}-{distribution}-{shape}-{sorted(axes.items())}"
 
@@ -150,6 +184,9 @@ def jax_arrays(tmp_path_factory):
     for scale, mode, distribution, shape, axes in SCALING:
         key = _scaling_key(scale, mode, distribution, shape, axes)
         cases[key] = ("scaling", (scale, mode, distribution), shape, axes, 2)
+    for jax_call, _, shape in COMPLEX:
+        kind = "named" if isinstance(jax_call, str) else "scaling"
+        cases[_complex_key(jax_call, shape)] = (kind, jax_call, shape, {}, 6, "complex64")
     fans = {_fans_key(shape, axes): (shape, axes) for shape, axes in FAN_CASES}
     path = tmp_path_factory.mktemp("jax") / "arrays.npz"
     done = run_python("-c", SCRIPT, json.dumps(cases), str(path), json.dumps(fans), timeout=600)

@@ -37,6 +37,13 @@ Otherwise every value is the inverse CDF of a 53-bit uniform, computed in
 float64: through ``erf`` for an interval within one standard deviation of the
 mean (or around it), where ``erf`` keeps full relative precision, and in log
 space for one side's tail, so that far tails keep theirs.
+
+Complex values: a complex array of shape ``s`` is sampled as the real array
+``(*s, 2)`` of its (real, imaginary) pairs (numpy's memory layout), so its tiles,
+streams, blocks and threads are those of that real array. The complex samplers
+(:class:`ComplexNormal`, :class:`ComplexTruncatedNormal`, :class:`ComplexDisk`)
+fill a tile's values as their real counterparts fill parts, then turn each pair
+into one complex value; ``E|w - mean|**2`` is the variance of the real recipe.
 """
 
 from __future__ import annotations
@@ -45,11 +52,15 @@ import functools
 import math
 import sys
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
 
+from . import _engine as engine
 from ._engine import CHUNK, Streams, clamp, clamp_bounds
+
+if TYPE_CHECKING:
+    from ._engine import Request
 
 GROUP = 2048
 """Box-Muller pairs per group: a group is GROUP cosines followed by GROUP sines."""
@@ -724,3 +735,172 @@ class TruncatedNormal:
             f"truncated_normal(mean={_fmt(self.mean)}, std={_fmt(self.std)}, "
             f"lower={_fmt(self.lower)}, upper={_fmt(self.upper)})"
         )
+
+
+# -- complex values ---------------------------------------------------------------------------
+
+_HALF = math.sqrt(0.5)
+
+
+@dataclass(frozen=True)
+class ComplexNormal:
+    """Complex normal: real and imaginary parts independent N(0, std^2 / 2), the
+    real part shifted by ``mean``, so ``E|w - mean|^2 = std^2``."""
+
+    pairs: ClassVar[bool] = True
+    mean: float
+    std: float
+
+    @functools.cached_property
+    def part(self) -> Normal:
+        return Normal(0.0, self.std * _HALF)
+
+    def fill(self, streams: Streams, out: np.ndarray) -> None:
+        self.part.fill(streams, out)
+        if self.mean != 0.0:
+            out[0::2] += out.dtype.type(self.mean)
+
+    def support(self) -> None:
+        return None
+
+    def max_abs(self, dtype: np.dtype) -> float:
+        return abs(self.mean) + self.part.max_abs(dtype)  # of either part
+
+    def moments(self) -> tuple[float, float]:
+        return self.mean, self.std
+
+    def describe(self) -> str:
+        return f"complex normal(mean={_fmt(self.mean)}, std={_fmt(self.std)})"
+
+
+@dataclass(frozen=True)
+class ComplexTruncatedNormal:
+    """Real and imaginary parts independent, each N(0, std^2 / 2) truncated to
+    [lower, upper] of its own standard deviation (``lower = -upper``), the real
+    part shifted by ``mean``: ``E|w - mean|^2`` is ``std^2`` times the truncated
+    variance of N(0, 1), the variance of the real truncated normal."""
+
+    pairs: ClassVar[bool] = True
+    mean: float
+    std: float
+    lower: float
+    upper: float
+
+    @functools.cached_property
+    def part(self) -> TruncatedNormal:
+        return TruncatedNormal(0.0, self.std * _HALF, self.lower, self.upper)
+
+    @functools.cached_property
+    def real_part(self) -> TruncatedNormal:
+        return TruncatedNormal(self.mean, self.std * _HALF, self.lower, self.upper)
+
+    def fill(self, streams: Streams, out: np.ndarray) -> None:
+        self.part.fill(streams, out)
+        if self.mean != 0.0:
+            real = out[0::2]
+            real += out.dtype.type(self.mean)
+            clamp(real, clamp_bounds(self.real_part, out.dtype))  # rounding may cross a bound
+
+    def support(self) -> None:
+        return None  # each part keeps to its own, in fill
+
+    def max_abs(self, dtype: np.dtype) -> float:
+        return abs(self.mean) + self.part.max_abs(dtype)
+
+    def moments(self) -> tuple[float, float]:
+        return self.mean, self.std * truncated_moments(self.lower, self.upper)[1]
+
+    def describe(self) -> str:
+        return (
+            f"complex truncated_normal(mean={_fmt(self.mean)}, std={_fmt(self.std)}, "
+            f"lower={_fmt(self.lower)}, upper={_fmt(self.upper)})"
+        )
+
+
+_TRIG_BLOCK = 2048
+"""Pairs per pass of :class:`ComplexDisk`'s sines and cosines: they run on whole
+blocks of this many angles (zeros past a tile's end), so that every angle goes
+through the same vector code whatever the length of the prefix asked for."""
+
+
+@dataclass(frozen=True)
+class ComplexDisk:
+    """Uniform on the disk of ``radius`` around the real ``centre``:
+    ``w = centre + radius sqrt(u) exp(2 pi i v)`` for the pair (u, v) of
+    uniforms on [0, 1), so ``|w - centre|^2 / radius^2`` is uniform on [0, 1)
+    and ``E|w - centre|^2 = radius^2 / 2``."""
+
+    pairs: ClassVar[bool] = True
+    centre: float
+    radius: float
+
+    def fill(self, streams: Streams, out: np.ndarray) -> None:
+        UNIT.fill(streams, out)
+        n = out.shape[0] // 2
+        dt = out.dtype
+        padded = -(-n // _TRIG_BLOCK) * _TRIG_BLOCK
+        u = np.zeros(padded, dtype=dt)
+        theta = np.zeros(padded, dtype=dt)
+        u[:n] = out[0::2]
+        theta[:n] = out[1::2]
+        np.sqrt(u, out=u)
+        u *= dt.type(self.radius)
+        theta *= dt.type(2.0 * math.pi)
+        cos = np.cos(theta)
+        np.sin(theta, out=theta)
+        cos *= u
+        theta *= u
+        if self.centre != 0.0:
+            cos += dt.type(self.centre)
+        out[0::2] = cos[:n]
+        out[1::2] = theta[:n]
+
+    def support(self) -> None:
+        return None
+
+    def max_abs(self, dtype: np.dtype) -> float:
+        return abs(self.centre) + self.radius
+
+    def moments(self) -> tuple[float, float]:
+        return self.centre, self.radius * _HALF
+
+    def describe(self) -> str:
+        return f"complex disk(centre={_fmt(self.centre)}, radius={_fmt(self.radius)})"
+
+
+UNIT = Uniform(0.0, 1.0)
+
+ComplexSampler = ComplexNormal | ComplexTruncatedNormal | ComplexDisk
+
+
+def complex_form(distribution: Normal | Uniform | TruncatedNormal) -> ComplexSampler:
+    """The complex counterpart of a real distribution, of the same mean and
+    ``E|w - mean|^2`` (see ``docs/engine.md``, "Complex values"):
+
+    * N(mean, std^2): parts N(0, std^2 / 2), the real part plus ``mean``;
+    * the truncated normal: parts truncated independently, at the same multiples
+      of their own standard deviation, symmetric bounds only;
+    * U[low, high): the disk around (low + high) / 2 of radius (high - low) / sqrt(6).
+    """
+    if isinstance(distribution, Normal):
+        return ComplexNormal(distribution.mean, distribution.std)
+    if isinstance(distribution, TruncatedNormal):
+        lower, upper = distribution.lower, distribution.upper
+        if lower != -upper:
+            msg = (
+                f"lower={lower!r} and upper={upper!r} are not symmetric; a complex "
+                "truncated normal truncates its real and imaginary parts alike and needs "
+                "lower == -upper"
+            )
+            raise ValueError(msg)
+        return ComplexTruncatedNormal(distribution.mean, distribution.std, lower, upper)
+    low, high = distribution.low, distribution.high
+    return ComplexDisk((low + high) / 2.0, (high - low) / math.sqrt(6.0))
+
+
+def sample(distribution: Normal | Uniform | TruncatedNormal, request: Request) -> np.ndarray:
+    """Sample ``distribution`` elementwise for ``request``; for a complex dtype,
+    its :func:`complex_form`."""
+    if request.complex:
+        return engine.sample(complex_form(distribution), request)
+    return engine.sample(distribution, request)

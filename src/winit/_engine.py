@@ -40,6 +40,7 @@ CHUNK = TILE
 THREADS_ENV = "WINIT_THREADS"
 
 _FLOAT_NAMES = ("float16", "float32", "float64", "bfloat16")
+_COMPLEX_NAMES = ("complex64", "complex128")
 
 
 # -- dtypes -------------------------------------------------------------------
@@ -57,9 +58,11 @@ def _bfloat16() -> np.dtype:
     return np.dtype(ml_dtypes.bfloat16)
 
 
-def as_dtype(dtype: Any, name: str = "dtype") -> np.dtype:
-    """Normalise ``dtype`` to one of float16, float32, float64 or bfloat16; ``name``
-    is what errors call it."""
+def as_dtype(dtype: Any, name: str = "dtype", *, allow_complex: bool = False) -> np.dtype:
+    """Normalise ``dtype`` to one of float16, float32, float64 or bfloat16 (and,
+    with ``allow_complex``, complex64 or complex128); ``name`` is what errors
+    call it."""
+    names = _FLOAT_NAMES + (_COMPLEX_NAMES if allow_complex else ())
     if dtype is None:
         return np.dtype(np.float32)
     if isinstance(dtype, str) and dtype == "bfloat16":
@@ -67,23 +70,52 @@ def as_dtype(dtype: Any, name: str = "dtype") -> np.dtype:
     try:
         dt = np.dtype(dtype)
     except TypeError:
-        msg = f"{name}={dtype!r} is not a numpy dtype; allowed are {', '.join(_FLOAT_NAMES)}"
+        msg = f"{name}={dtype!r} is not a numpy dtype; allowed are {', '.join(names)}"
         raise TypeError(msg) from None
-    if dt.name in _FLOAT_NAMES and not dt.isnative:
+    if dt.name in names and not dt.isnative:
         msg = (
             f"{name}={dt.str!r} is {dt.name} in non-native byte order; pass the native "
             f"{dt.name} and byte-swap the result if needed"
         )
         raise TypeError(msg)
-    if dt.name in _FLOAT_NAMES:
+    if dt.name in names:
         return dt
-    msg = f"{name}={dt.name!r} is not supported; allowed are {', '.join(_FLOAT_NAMES)}"
+    msg = f"{name}={dt.name!r} is not supported; allowed are {', '.join(names)}"
     raise TypeError(msg)
 
 
+def is_complex(dtype: np.dtype) -> bool:
+    """Whether ``dtype`` is complex64 or complex128."""
+    return dtype.kind == "c"
+
+
+def part_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype of a complex dtype's real and imaginary parts (``dtype`` itself
+    if real)."""
+    return np.dtype(f"f{dtype.itemsize // 2}") if is_complex(dtype) else dtype
+
+
 def compute_dtype(dtype: np.dtype) -> np.dtype:
-    """The precision samples are computed in: float64 for float64, else float32."""
-    return np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
+    """The precision samples are computed in: float64 for float64 and complex128,
+    else float32."""
+    part = part_dtype(dtype)
+    return np.dtype(np.float64) if part == np.float64 else np.dtype(np.float32)
+
+
+def real_view(a: np.ndarray) -> np.ndarray:
+    """The complex array ``a`` of shape ``s`` as the real array of shape ``(*s, 2)``
+    of its (real, imaginary) pairs, sharing its memory (numpy's complex layout)."""
+    return a[..., np.newaxis].view(part_dtype(a.dtype))
+
+
+def refuse_complex(dtype: np.dtype, what: str) -> None:
+    """Refuse a complex ``dtype`` for ``what``, an initializer that has no complex form."""
+    if is_complex(dtype):
+        msg = (
+            f"dtype={dtype.name!r} is not supported by {what}; allowed are "
+            f"{', '.join(_FLOAT_NAMES)}"
+        )
+        raise TypeError(msg)
 
 
 @functools.cache
@@ -344,13 +376,13 @@ class Request:
             if not out.flags.writeable:
                 msg = "out is read-only; pass a writeable array"
                 raise ValueError(msg)
-            out_dtype = as_dtype(out.dtype, "out.dtype")
-            if dtype is not None and as_dtype(dtype) != out_dtype:
+            out_dtype = as_dtype(out.dtype, "out.dtype", allow_complex=True)
+            if dtype is not None and as_dtype(dtype, allow_complex=True) != out_dtype:
                 msg = f"dtype={dtype!r} differs from out.dtype={out.dtype.name!r}; pass one of them"
                 raise ValueError(msg)
             self.dtype = out_dtype
         else:
-            self.dtype = as_dtype(dtype)
+            self.dtype = as_dtype(dtype, allow_complex=True)
         if rows is not None and index is not None:
             msg = f"pass index= or rows=, not both; rows={rows!r} is index=(slice(start, stop),)"
             raise TypeError(msg)
@@ -407,6 +439,17 @@ class Request:
     def target(self, out: np.ndarray) -> np.ndarray:
         """``out`` with the int-indexed axes put back (of length 1): the block's shape."""
         return np.expand_dims(out, self.block.dropped) if self.block.dropped else out
+
+    @property
+    def complex(self) -> bool:
+        """Whether the dtype asked for is complex."""
+        return is_complex(self.dtype)
+
+    def pairs_block(self) -> Block:
+        """The block of the real array ``(*shape, 2)`` of (real, imaginary) pairs
+        that holds this request's block of a complex array."""
+        b = self.block
+        return Block((*b.shape, 2), (*b.starts, 0), (*b.stops, 2), b.dropped)
 
     def cut(self, whole: np.ndarray) -> np.ndarray:
         """The requested block of an array of the whole shape."""
@@ -497,7 +540,24 @@ def clamp_bounds(sampler: Sampler, dtype: np.dtype) -> tuple[Any, Any] | None:
 
 
 def sample(sampler: Sampler, request: Request) -> np.ndarray:
-    """Fill the request's output with ``sampler``, tile by tile, on its threads."""
+    """Fill the request's output with ``sampler``, tile by tile, on its threads.
+
+    A complex request is sampled as the real array ``(*shape, 2)`` of its (real,
+    imaginary) pairs, written straight into the complex output through
+    :func:`real_view`; ``sampler`` must then be a sampler of pairs (a ``pairs``
+    attribute that is true), whose values at even places within a tile are the
+    real parts and at odd places the imaginary parts."""
+    if request.complex:
+        if not getattr(sampler, "pairs", False):
+            refuse_complex(request.dtype, sampler.describe())
+        out = request.allocate()
+        part = part_dtype(request.dtype)
+        check_range(sampler, part)
+        real = real_view(out)
+        block = request.pairs_block()
+        target = np.expand_dims(real, block.dropped) if block.dropped else real
+        fill(sampler, target, request.seeds, block, request.threads)
+        return out
     out = request.allocate()
     check_range(sampler, request.dtype)
     # samplers keep to their support in the compute dtype; rounding to a narrower

@@ -8,9 +8,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from . import _engine as engine
 from . import _validation as check
 from ._distributions import Normal, TruncatedNormal, Uniform, truncated_mass
+from ._distributions import sample as sample_elementwise
 from ._engine import Request
 from ._initializer import Plan, define
 
@@ -23,7 +23,7 @@ class Elementwise:
     distribution: Normal | Uniform | TruncatedNormal
 
     def sample(self, request: Request) -> np.ndarray:
-        return engine.sample(self.distribution, request)
+        return sample_elementwise(self.distribution, request)
 
     def moments(self, shape: tuple[int, ...]) -> tuple[float, float]:
         return self.distribution.moments()
@@ -42,6 +42,14 @@ def normal(mean: float = 0.0, std: float = 1.0) -> Plan:
     std : float, default 1
         The standard deviation, >= 0.
 
+    Notes
+    -----
+    For a complex dtype (complex64, complex128) the real and imaginary parts
+    are independent N(0, std²/2), the real part shifted by ``mean``, so that
+    E|w - mean|² = std²: bit for bit the real normal of the ``(*shape, 2)``
+    array of (real, imaginary) pairs with std/√2 (``docs/engine.md``,
+    "Complex values").
+
     Examples
     --------
     >>> import winit
@@ -50,6 +58,9 @@ def normal(mean: float = 0.0, std: float = 1.0) -> Plan:
     ((512, 512), dtype('float32'))
     >>> round(float(w.std()), 3)
     0.02
+    >>> z = winit.normal((512, 512), rng=0, std=0.02, dtype="complex64")
+    >>> z.dtype, round(float(abs(z).std() / abs(z).mean()), 1), round(float(z.std()), 3)
+    (dtype('complex64'), 0.5, 0.02)
     """
     return Elementwise(Normal(check.real("mean", mean), check.real("std", std, minimum=0.0)))
 
@@ -109,6 +120,14 @@ def truncated_normal(
     lower, upper : float, default -2, 2
         The interval, in standard deviations from ``mean``; ``lower < upper``.
 
+    Notes
+    -----
+    For a complex dtype the real and imaginary parts are truncated
+    independently: each is N(0, std²/2) truncated to [lower, upper] of its
+    own standard deviation std/√2, the real part shifted by ``mean``; the
+    bounds must then be symmetric (``lower == -upper``), and E|w - mean|² is
+    exactly the real truncated normal's variance.
+
     Examples
     --------
     >>> import winit
@@ -149,6 +168,14 @@ def uniform(low: float = 0.0, high: float = 1.0) -> Plan:
         Lower bound, included.
     high : float, default 1
         Upper bound, excluded; ``low < high``.
+
+    Notes
+    -----
+    For a complex dtype the values are uniform on the disk around
+    c = (low + high)/2 of radius R = (high - low)/√6,
+    ``c + R sqrt(u) exp(2πi v)`` for two uniforms u, v: E|w - c|² = R²/2 is
+    the real uniform's variance (high - low)²/12, |w - c|² is uniform on
+    [0, R²), and the real and imaginary parts are uncorrelated.
 
     Examples
     --------

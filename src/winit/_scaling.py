@@ -14,9 +14,9 @@ from typing import ClassVar, TypeVar
 
 import numpy as np
 
-from . import _engine as engine
 from . import _validation as check
 from ._distributions import Normal, TruncatedNormal, Uniform, truncated_moments
+from ._distributions import sample as sample_elementwise
 from ._engine import Request
 from ._fans import MODES, FanSpec
 from ._gains import gain, leaky_relu_gain
@@ -59,7 +59,7 @@ class VarianceScaling:
         if self.variance(request.shape) == math.inf:  # a zero fan: the shape has no elements
             request.draw_key()
             return request.allocate()
-        return engine.sample(self.distribution_for(request.shape), request)
+        return sample_elementwise(self.distribution_for(request.shape), request)
 
     def moments(self, shape: tuple[int, ...]) -> tuple[float, float]:
         return 0.0, math.sqrt(self.variance(shape))
@@ -115,6 +115,13 @@ def variance_scaling(
     (g is ``gain`` for Glorot, default 1, and ``winit.gain(nonlinearity,
     negative_slope)`` for He, default √2.)
 
+    Complex dtypes (complex64, complex128) keep E|w|² = scale/n, the real and
+    imaginary parts independent with half of it each: ``'normal'`` has parts
+    N(0, scale/(2n)) (as JAX), ``'uniform'`` is uniform on the disk of radius
+    √(2 scale/n) (as JAX), and ``'truncated_normal'`` truncates each part at
+    ±2 of its own standard deviation with the same correction (JAX truncates
+    the modulus instead); see ``docs/engine.md``, "Complex values".
+
     Parameters
     ----------
     scale : float, default 1
@@ -136,6 +143,9 @@ def variance_scaling(
     (288, 576)
     >>> round(float(w.var()) * 576 / 2.0, 1)
     1.0
+    >>> z = init((64, 32, 3, 3), rng=0, layout="torch", dtype="complex128")
+    >>> round(float((abs(z) ** 2).mean()) * 576 / 2.0, 1), bool(abs(z).max() <= (4 / 576) ** 0.5)
+    (1.0, True)
     """
     return _core(fans, scale, mode, distribution)
 

@@ -106,6 +106,8 @@ class Orthogonal:
         out = request.allocate()
         units_last = axis == len(shape) - 1
         contiguous_matrix = units_last or axis == 0
+        if request.complex:
+            return self._place(request, out, self._unitary(request, units, inputs, units_last))
         # The weight as a C-ordered matrix M, (inputs, units) when the unit axis is
         # last and (units, inputs) otherwise; its shorter side's vectors become
         # orthonormal. LAPACK works on the columns of a tall Fortran-ordered matrix:
@@ -125,14 +127,43 @@ class Orthogonal:
         if whole and out.flags.c_contiguous and contiguous_matrix:
             out.reshape(rows, cols)[...] = matrix
             return out
+        return self._place(request, out, matrix)
+
+    def _place(self, request: Request, out: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+        """Write the requested block of the weight whose C-ordered matrix is
+        ``matrix`` (see :meth:`sample`) into ``out``."""
+        shape = request.shape
+        axis, units, _ = self.matrix(shape)
         matrix = np.ascontiguousarray(matrix)
-        if contiguous_matrix:
+        if axis == len(shape) - 1 or axis == 0:
             full = matrix.reshape(shape)
         else:
             moved = matrix.reshape(units, *(d for i, d in enumerate(shape) if i != axis))
             full = np.moveaxis(moved, 0, axis)
         out[...] = request.cut(full)
         return out
+
+    def _unitary(self, request: Request, units: int, inputs: int, units_last: bool) -> np.ndarray:
+        """The weight's C-ordered matrix for a complex dtype: ``gain`` times a Haar
+        (unitary-invariant) matrix with orthonormal rows or columns, the Q of the
+        QR decomposition of a complex Gaussian matrix with Q's columns multiplied
+        by the phases of R's diagonal (Mezzadri, 2007). The Gaussian's (real,
+        imaginary) pairs are the normals of the engine's real array of the
+        complex matrix's pairs."""
+        part = engine.part_dtype(request.dtype)
+        pairs = np.empty(2 * units * inputs, dtype=part)
+        engine.fill_flat(Normal(0.0, 1.0), pairs, request.seeds, 0, pairs.size, request.threads)
+        gaussian = pairs.view(request.dtype)
+        rows, cols = (inputs, units) if units_last else (units, inputs)
+        wide = rows <= cols
+        # the tall matrix whose columns become orthonormal, as for real dtypes
+        tall = gaussian.reshape(rows, cols).T if wide else gaussian.reshape(cols, rows).T
+        q, r = np.linalg.qr(tall)
+        d = np.diagonal(r)
+        size = np.abs(d)
+        phase = np.divide(d, size, out=np.ones_like(d), where=size != 0)
+        q *= phase * part.type(self.gain)
+        return q.T if wide else q
 
     def moments(self, shape: tuple[int, ...]) -> tuple[float, float]:
         _, units, inputs = self.matrix(shape)
@@ -162,6 +193,12 @@ def orthogonal(gain: float = 1.0, layout: str = "xw") -> Plan:
     al., 2014). The orthonormalization runs in float32 for float32 and narrower
     outputs, in float64 for float64.
 
+    For a complex dtype (complex64, complex128) the matrix is Haar distributed
+    on the unitary group (the complex Stiefel manifold when not square):
+    ``W W^H = gain² I`` or ``W^H W = gain² I``, the Q of the QR decomposition
+    of a complex Gaussian matrix with Q's columns multiplied by the phases of
+    R's diagonal (Mezzadri, 2007), computed in the part precision.
+
     Parameters
     ----------
     gain : float, default 1
@@ -176,6 +213,9 @@ def orthogonal(gain: float = 1.0, layout: str = "xw") -> Plan:
     >>> import numpy as np, winit
     >>> w = winit.orthogonal((256, 128), rng=0, dtype="float64")
     >>> bool(np.allclose(w.T @ w, np.eye(128)))
+    True
+    >>> u = winit.orthogonal((64, 64), rng=0, dtype="complex128")
+    >>> bool(np.allclose(u.conj().T @ u, np.eye(64)))
     True
 
     References
@@ -221,6 +261,7 @@ class Sparse:
 
     def sample(self, request: Request) -> np.ndarray:
         rows, cols = self._check(request.shape)
+        engine.refuse_complex(request.dtype, "sparse")
         out = request.allocate()
         if out.size == 0:
             request.draw_key()
@@ -281,7 +322,7 @@ def sparse(sparsity: float = 0.1, std: float = 0.01) -> Plan:
     ``torch.nn.init.sparse_`` (zeros per column of the ``(out, in)`` matrix).
     The product ``sparsity * rows`` is rounded to 9 decimals before the
     ceiling, so that 0.07 * 100 gives 7 zeros as in exact arithmetic (torch's
-    floating-point ceiling gives 8).
+    floating-point ceiling gives 8). Complex dtypes are refused.
 
     Parameters
     ----------
@@ -556,7 +597,8 @@ def delta_orthogonal(gain: float = 1.0, layout: str = "xw") -> Plan:
     For 3-D, 4-D and 5-D kernels (1-D to 3-D convolutions) in any layout; the
     centre tap lies at those indices of the kernel axes wherever the layout
     puts them. A block (``index=``) needs the whole centre matrix, an
-    ``(in, out)`` orthogonal sample, and costs that.
+    ``(in, out)`` orthogonal sample, and costs that. For a complex dtype the
+    centre is :func:`winit.orthogonal`'s Haar unitary matrix.
 
     Parameters
     ----------
