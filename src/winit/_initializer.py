@@ -200,7 +200,9 @@ class Initializer:
             differ (draw a :class:`winit.Key` from it once to sample several
             blocks of one weight).
         dtype : dtype, default float32
-            float16, float32, float64, or bfloat16 (with ``ml_dtypes``).
+            float16, float32, float64, or bfloat16 (with ``ml_dtypes``); complex64 or
+            complex128 for the random and deterministic initializers other than
+            ``sparse`` (docs/engine.md, "Complex values").
         out : numpy.ndarray, optional
             Fill this array in place (a memmap or a view of a torch tensor,
             for instance) and return it; its shape and dtype are used.

@@ -46,7 +46,7 @@ def normal(mean: float = 0.0, std: float = 1.0) -> Plan:
     -----
     For a complex dtype (complex64, complex128) the real and imaginary parts
     are independent N(0, std²/2), the real part shifted by ``mean``, so that
-    E|w - mean|² = std²: bit for bit the real normal of the ``(*shape, 2)``
+    ``E|w - mean|² = std²``: bit for bit the real normal of the ``(*shape, 2)``
     array of (real, imaginary) pairs with std/√2 (``docs/engine.md``,
     "Complex values").
 
@@ -173,8 +173,8 @@ def uniform(low: float = 0.0, high: float = 1.0) -> Plan:
     -----
     For a complex dtype the values are uniform on the disk around
     c = (low + high)/2 of radius R = (high - low)/√6,
-    ``c + R sqrt(u) exp(2πi v)`` for two uniforms u, v: E|w - c|² = R²/2 is
-    the real uniform's variance (high - low)²/12, |w - c|² is uniform on
+    ``c + R sqrt(u) exp(2πi v)`` for two uniforms u, v: ``E|w - c|² = R²/2`` is
+    the real uniform's variance (high - low)²/12, ``|w - c|²`` is uniform on
     [0, R²), and the real and imaginary parts are uncorrelated.
 
     Examples

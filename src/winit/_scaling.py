@@ -115,7 +115,7 @@ def variance_scaling(
     (g is ``gain`` for Glorot, default 1, and ``winit.gain(nonlinearity,
     negative_slope)`` for He, default √2.)
 
-    Complex dtypes (complex64, complex128) keep E|w|² = scale/n, the real and
+    Complex dtypes (complex64, complex128) keep ``E|w|² = scale/n``, the real and
     imaginary parts independent with half of it each: ``'normal'`` has parts
     N(0, scale/(2n)) (as JAX), ``'uniform'`` is uniform on the disk of radius
     √(2 scale/n) (as JAX), and ``'truncated_normal'`` truncates each part at
